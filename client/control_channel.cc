@@ -1,0 +1,79 @@
+#include "client/control_channel.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+
+namespace dbgd::client {
+namespace {
+
+absl::StatusOr<std::string> ReadFile(const std::string& flag,
+                                     const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(flag, ": cannot read ", path));
+  }
+  std::stringstream contents;
+  contents << in.rdbuf();
+  return contents.str();
+}
+
+}  // namespace
+
+absl::StatusOr<ControlChannel> ControlChannel::Open(
+    const ControlChannelOptions& options) {
+  if (options.address.empty()) {
+    return absl::InvalidArgumentError("addr: must not be empty");
+  }
+  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
+    return absl::InvalidArgumentError("tls_cert, tls_key: give both or neither");
+  }
+  ControlChannel result;
+  if (!options.token_file.empty()) {
+    absl::StatusOr<std::string> token =
+        ReadFile("token_file", options.token_file);
+    if (!token.ok()) return token.status();
+    result.token_ = std::string(absl::StripAsciiWhitespace(*token));
+  }
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  if (!options.tls_ca_file.empty() || !options.tls_cert_file.empty()) {
+    grpc::SslCredentialsOptions ssl;
+    if (!options.tls_ca_file.empty()) {
+      absl::StatusOr<std::string> ca = ReadFile("tls_ca", options.tls_ca_file);
+      if (!ca.ok()) return ca.status();
+      ssl.pem_root_certs = *ca;
+    }
+    if (!options.tls_cert_file.empty()) {
+      absl::StatusOr<std::string> cert =
+          ReadFile("tls_cert", options.tls_cert_file);
+      if (!cert.ok()) return cert.status();
+      absl::StatusOr<std::string> key =
+          ReadFile("tls_key", options.tls_key_file);
+      if (!key.ok()) return key.status();
+      ssl.pem_cert_chain = *cert;
+      ssl.pem_private_key = *key;
+    }
+    credentials = grpc::SslCredentials(ssl);
+  } else {
+    credentials = grpc::InsecureChannelCredentials();
+  }
+  result.channel_ = grpc::CreateChannel(options.address, credentials);
+  return result;
+}
+
+std::unique_ptr<grpc::ClientContext> ControlChannel::NewContext(
+    absl::Duration timeout) const {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  if (!token_.empty()) {
+    context->AddMetadata("authorization", absl::StrCat("Bearer ", token_));
+  }
+  return context;
+}
+
+}  // namespace dbgd::client

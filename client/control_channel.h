@@ -1,0 +1,48 @@
+// Connecting to a dbgd control plane: the channel and per-call context that
+// `dbgctl` (and tests) use, honouring the daemon's security modes.
+
+#ifndef DBGD_CLIENT_CONTROL_CHANNEL_H_
+#define DBGD_CLIENT_CONTROL_CHANNEL_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "grpcpp/channel.h"
+#include "grpcpp/client_context.h"
+
+namespace dbgd::client {
+
+struct ControlChannelOptions {
+  // `unix:PATH` or `HOST:PORT`.
+  std::string address;
+  std::string tls_ca_file;     // PEM roots; enables TLS
+  std::string tls_cert_file;   // client certificate for mutual TLS
+  std::string tls_key_file;
+  std::string token_file;      // bearer token sent with every call
+};
+
+// ControlChannel is a channel plus what every call on it must carry.
+class ControlChannel {
+ public:
+  // Open validates `options` and reads the files they name. Returns
+  // INVALID_ARGUMENT / FAILED_PRECONDITION naming the flag. Does not connect:
+  // the first call does.
+  static absl::StatusOr<ControlChannel> Open(
+      const ControlChannelOptions& options);
+
+  const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
+
+  // NewContext returns a context with `timeout` as its deadline and the
+  // bearer token, if any, attached.
+  std::unique_ptr<grpc::ClientContext> NewContext(absl::Duration timeout) const;
+
+ private:
+  std::shared_ptr<grpc::Channel> channel_;
+  std::string token_;
+};
+
+}  // namespace dbgd::client
+
+#endif  // DBGD_CLIENT_CONTROL_CHANNEL_H_

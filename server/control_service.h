@@ -1,0 +1,81 @@
+// dbgd.v1.Control, the control plane (DESIGN §3).
+//
+// Thread-safety: gRPC calls the handlers concurrently; the service holds no
+// mutable state of its own yet.
+
+#ifndef DBGD_SERVER_CONTROL_SERVICE_H_
+#define DBGD_SERVER_CONTROL_SERVICE_H_
+
+#include <string>
+#include "absl/strings/string_view.h"
+
+#include "absl/status/status.h"
+#include "dbgd/v1/control.grpc.pb.h"
+
+namespace dbgd::server {
+
+class ControlService final : public v1::Control::CallbackService {
+ public:
+  // `token`: bearer token every call must carry; empty = none required.
+  explicit ControlService(std::string token);
+
+  grpc::ServerUnaryReactor* CreateSession(
+      grpc::CallbackServerContext* context,
+      const v1::CreateSessionRequest* request, v1::Session* response) override;
+  grpc::ServerUnaryReactor* GetSession(grpc::CallbackServerContext* context,
+                                       const v1::GetSessionRequest* request,
+                                       v1::Session* response) override;
+  grpc::ServerUnaryReactor* ListSessions(
+      grpc::CallbackServerContext* context,
+      const v1::ListSessionsRequest* request,
+      v1::ListSessionsResponse* response) override;
+  grpc::ServerUnaryReactor* DeleteSession(
+      grpc::CallbackServerContext* context,
+      const v1::DeleteSessionRequest* request,
+      v1::DeleteSessionResponse* response) override;
+  grpc::ServerUnaryReactor* Execute(grpc::CallbackServerContext* context,
+                                    const v1::ExecuteRequest* request,
+                                    v1::ExecuteResponse* response) override;
+  grpc::ServerUnaryReactor* CreateServer(
+      grpc::CallbackServerContext* context,
+      const v1::CreateServerRequest* request, v1::Server* response) override;
+  grpc::ServerUnaryReactor* GetServer(grpc::CallbackServerContext* context,
+                                      const v1::GetServerRequest* request,
+                                      v1::Server* response) override;
+  grpc::ServerUnaryReactor* ListServers(
+      grpc::CallbackServerContext* context,
+      const v1::ListServersRequest* request,
+      v1::ListServersResponse* response) override;
+  grpc::ServerUnaryReactor* DeleteServer(
+      grpc::CallbackServerContext* context,
+      const v1::DeleteServerRequest* request,
+      v1::DeleteServerResponse* response) override;
+  grpc::ServerUnaryReactor* ListClients(
+      grpc::CallbackServerContext* context,
+      const v1::ListClientsRequest* request,
+      v1::ListClientsResponse* response) override;
+  grpc::ServerUnaryReactor* DisconnectClient(
+      grpc::CallbackServerContext* context,
+      const v1::DisconnectClientRequest* request,
+      v1::DisconnectClientResponse* response) override;
+  grpc::ServerWriteReactor<v1::Event>* WatchEvents(
+      grpc::CallbackServerContext* context,
+      const v1::WatchEventsRequest* request) override;
+
+ private:
+  // Authorize returns OK when the caller may use the control plane.
+  absl::Status Authorize(const grpc::CallbackServerContext& context) const;
+
+  // NotBuilt finishes an RPC whose behaviour belongs to a later issue with
+  // UNIMPLEMENTED naming what is missing (after the auth check).
+  grpc::ServerUnaryReactor* NotBuilt(grpc::CallbackServerContext* context,
+                                     absl::string_view rpc,
+                                     absl::string_view missing) const;
+
+  // Constant after construction.
+  const std::string token_;
+};
+
+}  // namespace dbgd::server
+
+#endif  // DBGD_SERVER_CONTROL_SERVICE_H_

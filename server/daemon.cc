@@ -1,0 +1,92 @@
+#include "server/daemon.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/server_builder.h"
+#include "spdlog/spdlog.h"
+
+namespace dbgd::server {
+
+absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
+    const DaemonOptions& options) {
+  absl::StatusOr<ControlEndpoint> endpoint =
+      ResolveControlEndpoint(options.control);
+  if (!endpoint.ok()) return endpoint.status();
+  if (!endpoint->unix_path.empty()) {
+    absl::Status prepared = PrepareUnixSocketPath(endpoint->unix_path);
+    if (!prepared.ok()) return prepared;
+  }
+
+  std::unique_ptr<Daemon> daemon(new Daemon());
+  daemon->endpoint_ = *std::move(endpoint);
+  daemon->control_service_ =
+      std::make_unique<ControlService>(daemon->endpoint_.token);
+  daemon->discovery_service_ = std::make_unique<DiscoveryService>();
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int bound_port = 0;
+  builder.AddListeningPort(daemon->endpoint_.grpc_address,
+                           daemon->endpoint_.credentials, &bound_port);
+  builder.RegisterService(daemon->control_service_.get());
+  builder.RegisterService(daemon->discovery_service_.get());
+  // The socket file is created by gRPC; until the chmod below it must not
+  // be reachable by others even for an instant.
+  const mode_t old_umask = ::umask(077);
+  daemon->server_ = builder.BuildAndStart();
+  ::umask(old_umask);
+  if (daemon->server_ == nullptr || bound_port == 0) {
+    return absl::UnavailableError(absl::StrCat(
+        "control_listen: cannot listen on ", daemon->endpoint_.grpc_address,
+        " (address in use, not permitted, or malformed)"));
+  }
+  const ControlEndpoint& ep = daemon->endpoint_;
+  if (!ep.unix_path.empty()) {
+    if (::chmod(ep.unix_path.c_str(), 0600) != 0) {
+      daemon->Shutdown(absl::ZeroDuration());
+      return absl::FailedPreconditionError(absl::StrCat(
+          "control_listen: chmod 0600 ", ep.unix_path, ": ",
+          std::strerror(errno)));
+    }
+    daemon->control_address_ = ep.grpc_address;
+  } else {
+    const std::string host = ep.grpc_address.substr(0, ep.grpc_address.rfind(':'));
+    daemon->control_address_ = absl::StrCat(host, ":", bound_port);
+  }
+  daemon->server_->GetHealthCheckService()->SetServingStatus(true);
+  spdlog::info("control plane listening on {} ({}{})", daemon->control_address_,
+               ep.tls ? "TLS" : (ep.unix_path.empty() ? "plaintext" : "unix"),
+               ep.token.empty() ? "" : ", bearer token");
+  if (ep.unix_path.empty() && !ep.tls) {
+    spdlog::warn("control plane on {} is not encrypted{}",
+                 daemon->control_address_,
+                 ep.token.empty() ? " and not authenticated"
+                                  : ": the bearer token crosses in clear");
+  }
+  return daemon;
+}
+
+Daemon::~Daemon() {
+  if (server_ != nullptr) Shutdown(absl::ZeroDuration());
+}
+
+void Daemon::Shutdown(absl::Duration grace) {
+  if (server_ == nullptr) return;
+  server_->GetHealthCheckService()->SetServingStatus(false);
+  server_->Shutdown(std::chrono::system_clock::now() +
+                    absl::ToChronoMilliseconds(grace));
+  server_->Wait();
+  server_.reset();
+  if (!endpoint_.unix_path.empty()) ::unlink(endpoint_.unix_path.c_str());
+}
+
+}  // namespace dbgd::server

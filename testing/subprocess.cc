@@ -1,0 +1,116 @@
+#include "testing/subprocess.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+
+namespace dbgd::testing {
+
+Subprocess::Subprocess(const std::vector<std::string>& argv) {
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) std::abort();
+  std::vector<char*> args;
+  for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+  args.push_back(nullptr);
+  pid_ = ::fork();
+  if (pid_ < 0) std::abort();
+  if (pid_ == 0) {
+    ::dup2(pipe_fds[1], STDOUT_FILENO);
+    ::dup2(pipe_fds[1], STDERR_FILENO);
+    int devnull = ::open("/dev/null", O_RDONLY);
+    ::dup2(devnull, STDIN_FILENO);
+    ::execv(args[0], args.data());
+    // Only async-signal-safe calls between fork and exec.
+    static constexpr char kMessage[] = "Subprocess: exec failed\n";
+    (void)!::write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
+    ::_exit(127);
+  }
+  ::close(pipe_fds[1]);
+  reader_ = std::thread([this, fd = pipe_fds[0]] { ReadLoop(fd); });
+}
+
+Subprocess::~Subprocess() {
+  if (!status_.has_value()) {
+    ::kill(pid_, SIGKILL);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+  }
+  if (reader_.joinable()) reader_.join();
+}
+
+void Subprocess::ReadLoop(int fd) {
+  char buffer[4096];
+  for (;;) {
+    ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    absl::MutexLock lock(&mu_);
+    output_.append(buffer, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  absl::MutexLock lock(&mu_);
+  eof_ = true;
+}
+
+void Subprocess::Signal(int signal) {
+  if (!status_.has_value()) ::kill(pid_, signal);
+}
+
+std::optional<int> Subprocess::Wait(absl::Duration timeout) {
+  if (status_.has_value()) return status_;
+  const absl::Time deadline = absl::Now() + timeout;
+  do {
+    int status = 0;
+    pid_t done = ::waitpid(pid_, &status, WNOHANG);
+    if (done == pid_) {
+      status_ = status;
+      return status_;
+    }
+    absl::SleepFor(absl::Milliseconds(10));
+  } while (absl::Now() < deadline);
+  return std::nullopt;
+}
+
+bool Subprocess::WaitForOutput(const std::string& needle,
+                               absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  auto found = [this, &needle]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return eof_ || output_.find(needle) != std::string::npos;
+  };
+  mu_.AwaitWithTimeout(absl::Condition(&found), timeout);
+  return output_.find(needle) != std::string::npos;
+}
+
+std::string Subprocess::output() const {
+  absl::MutexLock lock(&mu_);
+  return output_;
+}
+
+Completed RunToCompletion(const std::vector<std::string>& argv,
+                          absl::Duration timeout) {
+  Subprocess process(argv);
+  std::optional<int> status = process.Wait(timeout);
+  if (!status.has_value()) {
+    process.Signal(SIGKILL);
+    status = process.Wait(absl::Seconds(5));
+  }
+  // The reader thread finishes once the child's end of the pipe closes.
+  process.WaitForOutput(std::string(1, '\0'), absl::Seconds(5));
+  return Completed{status.value_or(-1), process.output()};
+}
+
+std::string RunfilePath(const std::string& workspace_relative) {
+  const char* srcdir = std::getenv("TEST_SRCDIR");
+  if (srcdir != nullptr) {
+    std::string path = std::string(srcdir) + "/dbgd/" + workspace_relative;
+    if (std::filesystem::exists(path)) return path;
+  }
+  return workspace_relative;
+}
+
+}  // namespace dbgd::testing
