@@ -81,9 +81,10 @@ grpc::ServerUnaryReactor* ControlService::CreateServer(
   absl::StatusOr<transports::ServerSpec> spec =
       transports::ParseServerSpec(request->spec());
   if (!spec.ok()) {
+    // The parser's message names the key; the raw spec is not echoed since
+    // it may hold a password.
     return FinishUnary(context, absl::InvalidArgumentError(absl::StrCat(
-                                    "spec \"", request->spec(),
-                                    "\": ", spec.status().message())));
+                                    "spec: ", spec.status().message())));
   }
   return FinishUnary(
       context,

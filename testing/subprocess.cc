@@ -49,11 +49,11 @@ void Subprocess::ReadLoop(int fd) {
     ssize_t n = ::read(fd, buffer, sizeof buffer);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     output_.append(buffer, static_cast<size_t>(n));
   }
   ::close(fd);
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   eof_ = true;
 }
 
@@ -78,7 +78,7 @@ std::optional<int> Subprocess::Wait(absl::Duration timeout) {
 
 bool Subprocess::WaitForOutput(const std::string& needle,
                                absl::Duration timeout) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   auto found = [this, &needle]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
     return eof_ || output_.find(needle) != std::string::npos;
   };
@@ -87,7 +87,7 @@ bool Subprocess::WaitForOutput(const std::string& needle,
 }
 
 std::string Subprocess::output() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return output_;
 }
 

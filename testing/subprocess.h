@@ -15,8 +15,8 @@
 #include <thread>
 #include <vector>
 
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/mutex.h"
 
 namespace dbgd::testing {
 
@@ -50,7 +50,7 @@ class Subprocess {
   pid_t pid_ = -1;
   std::optional<int> status_;
   std::thread reader_;
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   std::string output_ ABSL_GUARDED_BY(mu_);
   bool eof_ ABSL_GUARDED_BY(mu_) = false;
 };

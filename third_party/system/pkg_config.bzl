@@ -37,6 +37,12 @@ _LIBRARIES = {
     "ssl": (["libssl", "libcrypto"], [], "libssl-dev"),
 }
 
+# Targets of the main workspace a system library brings along.
+_EXTRA_DEPS = {
+    # Sanitizer findings inside uninstrumented system libraries; see the file.
+    "grpcpp": ["@//tools/sanitizers:suppressions"],
+}
+
 # Header-only libraries: nothing to link, the header must exist.
 _HEADER_ONLY = {
     "asio": ("/usr/include/asio.hpp", ["ASIO_STANDALONE", "ASIO_NO_DEPRECATED"], "libasio-dev"),
@@ -75,6 +81,8 @@ def _impl(ctx):
             build.append("    hdrs = glob([{}]),".format(", ".join(['"{}/**"'.format(i) for i in includes])))
             build.append("    includes = {},".format(includes))
         build.append("    defines = {},".format(defines))
+        if name in _EXTRA_DEPS:
+            build.append("    deps = {},".format(_EXTRA_DEPS[name]))
         # Extra libraries first: they depend on the pkg-config ones.
         build.append("    linkopts = {},".format(extra_links + libs))
         build.append(")")
