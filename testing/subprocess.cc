@@ -20,6 +20,9 @@ Subprocess::Subprocess(const std::vector<std::string>& argv) {
   pid_ = ::fork();
   if (pid_ < 0) std::abort();
   if (pid_ == 0) {
+    // Its own process group, so the destructor can end the child and
+    // everything it started (a shell's `sleep`, a daemon's engine).
+    ::setpgid(0, 0);
     ::dup2(pipe_fds[1], STDOUT_FILENO);
     ::dup2(pipe_fds[1], STDERR_FILENO);
     int devnull = ::open("/dev/null", O_RDONLY);
@@ -40,6 +43,9 @@ Subprocess::~Subprocess() {
     int status = 0;
     ::waitpid(pid_, &status, 0);
   }
+  // Descendants may still hold the output pipe open; the reader would wait
+  // for them.
+  ::kill(-pid_, SIGKILL);
   if (reader_.joinable()) reader_.join();
 }
 

@@ -2,8 +2,9 @@
 //
 // The child's stdout and stderr are read by a background thread into
 // buffers the test can inspect or wait on, so a chatty child never blocks
-// on a full pipe. The destructor kills (SIGKILL) and reaps a child still
-// running, so a failing test leaves no process behind.
+// on a full pipe. The child leads its own process group; the destructor
+// kills (SIGKILL) that group and reaps the child, so a failing test leaves
+// no process behind.
 
 #ifndef DBGD_TESTING_SUBPROCESS_H_
 #define DBGD_TESTING_SUBPROCESS_H_

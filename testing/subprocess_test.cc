@@ -33,6 +33,16 @@ TEST(SubprocessTest, DestructorKillsAndReapsARunningChild) {
   EXPECT_NE(::kill(pid, 0), 0) << "child " << pid << " outlived its Subprocess";
 }
 
+TEST(SubprocessTest, DestructorAlsoEndsTheChildsDescendants) {
+  const absl::Time start = absl::Now();
+  {
+    Subprocess child({"/bin/sh", "-c", "sleep 30 & sleep 30"});
+    ASSERT_FALSE(child.Wait(absl::Milliseconds(100)).has_value());
+  }
+  // The reader thread joins only once every holder of the pipe is gone.
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10));
+}
+
 TEST(SubprocessTest, MissingProgramExits127) {
   Completed run = RunToCompletion({"/nonexistent/program"});
   ASSERT_TRUE(WIFEXITED(run.status));
