@@ -1,0 +1,493 @@
+#include "session/hub.h"
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/mutex.h"
+
+// Locking, in one place:
+//  - Hub::Impl::mu guards the client list, the history, the observer and the
+//    counters. Each HubClient::mu_ guards that client's queue.
+//  - Order: the hub's lock, then a client's; never the reverse. So client
+//    methods that reach the hub (Input, Break, Leave) first release their
+//    own lock.
+//  - Wake-ups and the membership observer may call back into the hub or the
+//    client, so they are collected under the locks (a Deferred) and run
+//    after both are released.
+//  - A client is in the hub's list exactly while it is not closed; both
+//    change together under the hub's lock. Once the hub has closed a client
+//    and released its lock, the hub never touches it again: its owner may
+//    already be destroying it (the destructor skips the hub for a closed
+//    client), and that is also what lets clients outlive the hub.
+
+namespace dbgd::session {
+namespace {
+
+using v1::wire::Notice;
+using Observer = std::function<void(const MembershipEvent&)>;
+
+// Live output is cut into frames of at most this size: the remote protocol
+// refuses frames over 1 MiB (DESIGN §4), and one frame must fit an empty
+// queue of any sensible size.
+constexpr size_t kMaxOutputFrameBytes = 64 * 1024;
+
+// FrameBytes is what a frame counts against its client's queue limit: its
+// payload (output bytes, or a notice's identity and text). It must give the
+// same answer when the frame is queued and when it is popped.
+size_t FrameBytes(const Frame& frame) {
+  if (frame.has_output()) return frame.output().data().size();
+  if (frame.has_notice()) {
+    return frame.notice().identity().size() + frame.notice().text().size();
+  }
+  return 0;
+}
+
+FramePtr MakeOutput(absl::string_view data, bool replay) {
+  auto frame = std::make_shared<Frame>();
+  frame->mutable_output()->set_data(data.data(), data.size());
+  frame->mutable_output()->set_replay(replay);
+  return frame;
+}
+
+FramePtr MakeNotice(Notice::Kind kind, const std::string& identity,
+                    const std::string& text) {
+  auto frame = std::make_shared<Frame>();
+  Notice* notice = frame->mutable_notice();
+  notice->set_kind(kind);
+  notice->set_identity(identity);
+  notice->set_text(text);
+  return frame;
+}
+
+// SplitLines turns one client input into engine lines: one trailing line
+// ending is dropped, embedded newlines separate lines, and a "\r" before a
+// "\n" goes with the "\n". An empty input is one empty line (for GDB: repeat
+// the last command).
+std::vector<std::string> SplitLines(std::string text) {
+  if (absl::EndsWith(text, "\r\n")) {
+    text.resize(text.size() - 2);
+  } else if (absl::EndsWith(text, "\n")) {
+    text.resize(text.size() - 1);
+  }
+  std::vector<std::string> lines = absl::StrSplit(text, '\n');
+  for (std::string& line : lines) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+  }
+  return lines;
+}
+
+FramePtr PopFront(std::deque<FramePtr>& queue, size_t& queued_bytes) {
+  if (queue.empty()) return nullptr;
+  FramePtr frame = std::move(queue.front());
+  queue.pop_front();
+  queued_bytes -= FrameBytes(*frame);
+  return frame;
+}
+
+// Deferred is the work a hub operation must do once it holds no lock:
+// wake-ups and observer calls, which may call back into the hub.
+struct Deferred {
+  std::vector<std::function<void()>> wakeups;
+  std::vector<MembershipEvent> events;
+  std::shared_ptr<const Observer> observer;
+
+  // Run is called with no lock held.
+  void Run() {
+    for (const std::function<void()>& wakeup : wakeups) wakeup();
+    if (observer != nullptr) {
+      for (const MembershipEvent& event : events) (*observer)(event);
+    }
+  }
+};
+
+}  // namespace
+
+struct Hub::Impl {
+  Impl(HubOptions hub_options, InputSink* input_sink)
+      : options(hub_options), sink(input_sink) {
+    // Zero would make the replay loop spin.
+    options.replay_chunk_bytes = std::max<size_t>(options.replay_chunk_bytes, 1);
+  }
+
+  // Constant after construction.
+  HubOptions options;
+  InputSink* const sink;
+
+  // State below is protected by mu.
+  mutable Mutex mu;
+  // Not owned: a HubClient is owned by its transport, and removes itself
+  // from here (Leave, under mu) before it is destroyed.
+  std::vector<HubClient*> clients ABSL_GUARDED_BY(mu);
+  // history[history_start, end) is the retained output. The dead prefix is
+  // erased only once it outgrows history_bytes, so trimming costs O(1)
+  // amortised per byte however small the published chunks are.
+  std::string history ABSL_GUARDED_BY(mu);
+  size_t history_start ABSL_GUARDED_BY(mu) = 0;
+  std::shared_ptr<const Observer> observer ABSL_GUARDED_BY(mu);
+  bool closed ABSL_GUARDED_BY(mu) = false;
+  std::string close_reason ABSL_GUARDED_BY(mu);
+  uint64_t next_id ABSL_GUARDED_BY(mu) = 1;
+  uint64_t dropped ABSL_GUARDED_BY(mu) = 0;
+
+  bool Attached(const HubClient* client) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    return std::find(clients.begin(), clients.end(), client) != clients.end();
+  }
+
+  void AppendHistory(absl::string_view bytes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    const size_t limit = options.history_bytes;
+    if (limit == 0) return;
+    if (bytes.size() >= limit) {
+      history.assign(bytes.data() + bytes.size() - limit, limit);
+      history_start = 0;
+      return;
+    }
+    history.append(bytes.data(), bytes.size());
+    const size_t live = history.size() - history_start;
+    if (live > limit) history_start += live - limit;
+    if (history_start > limit) {
+      history.erase(0, history_start);
+      history_start = 0;
+    }
+  }
+
+  // Push appends `frame` (of `bytes`) to `client`'s queue and returns true;
+  // or, when `enforce_limit` and the client's queue would exceed
+  // client_queue_bytes, leaves it alone and returns false. A frame into an
+  // empty queue is always taken: that client is not behind.
+  bool Push(HubClient& client, const FramePtr& frame, size_t bytes,
+            bool enforce_limit, Deferred& deferred)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    MutexLock lock(&client.mu_);
+    if (client.closed_) return true;
+    const bool was_empty = client.queue_.empty();
+    if (enforce_limit && !was_empty &&
+        client.queued_bytes_ + bytes > options.client_queue_bytes) {
+      return false;
+    }
+    client.queue_.push_back(frame);
+    client.queued_bytes_ += bytes;
+    if (was_empty && client.wakeup_) deferred.wakeups.push_back(client.wakeup_);
+    return true;
+  }
+
+  // Broadcast queues `frame` for every attached client but `except`, and
+  // drops the clients it does not fit.
+  void Broadcast(const FramePtr& frame, const HubClient* except,
+                 Deferred& deferred) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    const size_t bytes = FrameBytes(*frame);
+    std::vector<HubClient*> overflowed;
+    for (HubClient* client : clients) {
+      if (client == except) continue;
+      if (!Push(*client, frame, bytes, /*enforce_limit=*/true, deferred)) {
+        overflowed.push_back(client);
+      }
+    }
+    for (HubClient* client : overflowed) Drop(client, deferred);
+  }
+
+  // Drop tells `client` why, closes it and tells everyone else. Announcing
+  // the drop may overflow (and drop) yet another client, which may be one
+  // still waiting in a caller's list: hence the pointer, compared with the
+  // list before it is dereferenced.
+  void Drop(HubClient* client, Deferred& deferred)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    auto it = std::find(clients.begin(), clients.end(), client);
+    if (it == clients.end()) return;
+    clients.erase(it);
+    const uint64_t id = client->id_;
+    const std::string identity = client->identity_;
+    const std::string why =
+        absl::StrCat("dropped: client fell behind by more than ",
+                     options.client_queue_bytes, " bytes");
+    {
+      MutexLock lock(&client->mu_);
+      // What it missed is gone anyway; the notice is what it must see.
+      client->queue_.clear();
+      FramePtr notice = MakeNotice(Notice::DROPPED, identity, why);
+      client->queued_bytes_ = FrameBytes(*notice);
+      client->queue_.push_back(std::move(notice));
+      client->closed_ = true;
+      if (client->wakeup_) deferred.wakeups.push_back(client->wakeup_);
+    }
+    // `client` may be destroyed from here on.
+    ++dropped;
+    deferred.events.push_back(
+        {MembershipEvent::Kind::kDropped, id, identity, why});
+    Broadcast(MakeNotice(Notice::CLIENT_LEFT, identity, "dropped: too slow"),
+              nullptr, deferred);
+  }
+
+  // Finish hands the observer to `deferred` if it has events for it.
+  void Finish(Deferred& deferred) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    if (!deferred.events.empty()) deferred.observer = observer;
+  }
+};
+
+// --- Hub ---
+
+Hub::Hub(HubOptions options, InputSink* sink)
+    : impl_(std::make_unique<Impl>(options, sink)) {}
+
+// Closing first means clients that outlive the hub are closed, and a closed
+// client never calls its hub again.
+Hub::~Hub() { Close("session ended"); }
+
+std::shared_ptr<HubClient> Hub::Attach(std::string identity) {
+  Deferred deferred;
+  std::shared_ptr<HubClient> client;
+  {
+    MutexLock lock(&impl_->mu);
+    // The constructor is private, so no std::make_shared.
+    client.reset(new HubClient(this, impl_->next_id++, std::move(identity)));
+    if (impl_->closed) {
+      MutexLock client_lock(&client->mu_);
+      FramePtr notice = MakeNotice(Notice::SESSION_ENDED, client->identity_,
+                                   impl_->close_reason);
+      client->queued_bytes_ = FrameBytes(*notice);
+      client->queue_.push_back(std::move(notice));
+      client->closed_ = true;
+      return client;
+    }
+    {
+      // The replay may exceed client_queue_bytes (a small queue, a large
+      // history): it is what the client asked for, not a sign it is slow,
+      // so it bypasses the limit. Live frames then wait until it drains.
+      const absl::string_view history =
+          absl::string_view(impl_->history).substr(impl_->history_start);
+      const size_t chunk = impl_->options.replay_chunk_bytes;
+      for (size_t at = 0; at < history.size(); at += chunk) {
+        FramePtr frame = MakeOutput(history.substr(at, chunk), /*replay=*/true);
+        impl_->Push(*client, frame, FrameBytes(*frame), /*enforce_limit=*/false,
+                    deferred);
+      }
+      FramePtr end = MakeNotice(Notice::HISTORY_END, "", "");
+      impl_->Push(*client, end, FrameBytes(*end), /*enforce_limit=*/false,
+                  deferred);
+    }
+    impl_->Broadcast(
+        MakeNotice(Notice::CLIENT_JOINED, client->identity_, "joined"),
+        nullptr, deferred);
+    impl_->clients.push_back(client.get());
+    deferred.events.push_back(
+        {MembershipEvent::Kind::kJoined, client->id_, client->identity_, ""});
+    impl_->Finish(deferred);
+  }
+  deferred.Run();
+  return client;
+}
+
+void Hub::PublishOutput(absl::string_view bytes) {
+  if (bytes.empty()) return;
+  Deferred deferred;
+  {
+    MutexLock lock(&impl_->mu);
+    impl_->AppendHistory(bytes);
+    for (size_t at = 0; at < bytes.size(); at += kMaxOutputFrameBytes) {
+      impl_->Broadcast(
+          MakeOutput(bytes.substr(at, kMaxOutputFrameBytes), /*replay=*/false),
+          nullptr, deferred);
+    }
+    impl_->Finish(deferred);
+  }
+  deferred.Run();
+}
+
+void Hub::Announce(const std::string& identity, const std::string& text) {
+  Deferred deferred;
+  {
+    MutexLock lock(&impl_->mu);
+    if (impl_->closed) return;
+    impl_->Broadcast(MakeNotice(Notice::COMMAND, identity, text), nullptr,
+                     deferred);
+    impl_->Finish(deferred);
+  }
+  deferred.Run();
+}
+
+void Hub::Close(const std::string& reason) {
+  Deferred deferred;
+  {
+    MutexLock lock(&impl_->mu);
+    if (impl_->closed) return;
+    impl_->closed = true;
+    impl_->close_reason = reason;
+    for (HubClient* client : impl_->clients) {
+      MutexLock client_lock(&client->mu_);
+      // Past the queue limit if need be: every client must learn why.
+      FramePtr notice =
+          MakeNotice(Notice::SESSION_ENDED, client->identity_, reason);
+      client->queued_bytes_ += FrameBytes(*notice);
+      client->queue_.push_back(std::move(notice));
+      client->closed_ = true;
+      // Closing wakes the consumer whether or not the queue was empty.
+      if (client->wakeup_) deferred.wakeups.push_back(client->wakeup_);
+    }
+    impl_->clients.clear();
+  }
+  deferred.Run();
+}
+
+void Hub::SetMembershipObserver(
+    std::function<void(const MembershipEvent&)> observer) {
+  std::shared_ptr<const Observer> installed;
+  if (observer) installed = std::make_shared<const Observer>(std::move(observer));
+  MutexLock lock(&impl_->mu);
+  // The old observer may still be running in another thread's Deferred,
+  // which holds its own reference.
+  impl_->observer.swap(installed);
+}
+
+size_t Hub::client_count() const {
+  MutexLock lock(&impl_->mu);
+  return impl_->clients.size();
+}
+
+uint64_t Hub::dropped_count() const {
+  MutexLock lock(&impl_->mu);
+  return impl_->dropped;
+}
+
+std::string Hub::History() const {
+  MutexLock lock(&impl_->mu);
+  return impl_->history.substr(impl_->history_start);
+}
+
+void Hub::Input(HubClient& from, std::string line) {
+  std::vector<std::string> lines = SplitLines(std::move(line));
+  Deferred deferred;
+  {
+    MutexLock lock(&impl_->mu);
+    // Dropped, left, or the session ended since the client last looked.
+    if (impl_->closed || !impl_->Attached(&from)) return;
+    for (const std::string& text : lines) {
+      impl_->Broadcast(MakeNotice(Notice::COMMAND, from.identity_, text),
+                       &from, deferred);
+      // Under the lock: this is what keeps the engine's order equal to the
+      // order every client saw the COMMAND notices in.
+      if (impl_->sink != nullptr) impl_->sink->WriteLine(from.identity_, text);
+    }
+    impl_->Finish(deferred);
+  }
+  deferred.Run();
+}
+
+void Hub::Break(HubClient& from) {
+  Deferred deferred;
+  {
+    MutexLock lock(&impl_->mu);
+    if (impl_->closed || !impl_->Attached(&from)) return;
+    impl_->Broadcast(MakeNotice(Notice::COMMAND, from.identity_, "<Break>"),
+                     &from, deferred);
+    if (impl_->sink != nullptr) impl_->sink->Interrupt(from.identity_);
+    impl_->Finish(deferred);
+  }
+  deferred.Run();
+}
+
+void Hub::Leave(HubClient& from, const std::string& reason) {
+  Deferred deferred;
+  {
+    MutexLock lock(&impl_->mu);
+    auto it = std::find(impl_->clients.begin(), impl_->clients.end(), &from);
+    if (it == impl_->clients.end()) return;
+    impl_->clients.erase(it);
+    {
+      MutexLock client_lock(&from.mu_);
+      from.closed_ = true;
+      if (from.wakeup_) deferred.wakeups.push_back(from.wakeup_);
+    }
+    // `from` is alive: its own Leave or destructor is our caller.
+    impl_->Broadcast(MakeNotice(Notice::CLIENT_LEFT, from.identity_, reason),
+                     nullptr, deferred);
+    deferred.events.push_back(
+        {MembershipEvent::Kind::kLeft, from.id_, from.identity_, reason});
+    impl_->Finish(deferred);
+  }
+  deferred.Run();
+}
+
+// --- HubClient ---
+
+HubClient::HubClient(Hub* hub, uint64_t id, std::string identity)
+    : hub_(hub), id_(id), identity_(std::move(identity)) {}
+
+HubClient::~HubClient() {
+  std::function<void()> wakeup;
+  bool closed;
+  {
+    MutexLock lock(&mu_);
+    // Nobody is left to wake; the callback may refer to the owner that is
+    // destroying us. It is destroyed below, outside the lock.
+    wakeup.swap(wakeup_);
+    closed = closed_;
+  }
+  // A closed client is no longer in the hub's list, and the hub may be gone.
+  if (!closed) hub_->Leave(*this, "left");
+}
+
+void HubClient::Input(std::string line) {
+  // The hub checks again under its lock; this check keeps a closed client
+  // from touching a hub that may be gone.
+  if (closed()) return;
+  hub_->Input(*this, std::move(line));
+}
+
+void HubClient::Break() {
+  if (closed()) return;
+  hub_->Break(*this);
+}
+
+void HubClient::Leave(const std::string& reason) {
+  if (closed()) return;
+  hub_->Leave(*this, reason);
+}
+
+FramePtr HubClient::Pop() {
+  MutexLock lock(&mu_);
+  return PopFront(queue_, queued_bytes_);
+}
+
+FramePtr HubClient::WaitPop(absl::Duration timeout) {
+  MutexLock lock(&mu_);
+  auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return !queue_.empty() || closed_;
+  };
+  mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
+  return PopFront(queue_, queued_bytes_);
+}
+
+bool HubClient::closed() const {
+  MutexLock lock(&mu_);
+  return closed_;
+}
+
+size_t HubClient::queued_bytes() const {
+  MutexLock lock(&mu_);
+  return queued_bytes_;
+}
+
+void HubClient::SetWakeup(std::function<void()> wakeup) {
+  std::function<void()> old;
+  {
+    MutexLock lock(&mu_);
+    old.swap(wakeup_);
+    wakeup_ = std::move(wakeup);
+  }
+  // `old` is destroyed here, unlocked: it may own things that call back.
+}
+
+}  // namespace dbgd::session

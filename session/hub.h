@@ -1,0 +1,167 @@
+// Hub: the shared console of one debugging session (DESIGN §2, §4, §5).
+//
+// Every client sees every byte the engine prints, in order, through its own
+// bounded queue; a client whose queue overflows is told (a DROPPED notice),
+// dropped and counted, and never stalls the engine or the other clients.
+// A history ring keeps the last `history_bytes` of output for late joiners.
+// Input lines from all clients are handed to the InputSink one at a time in
+// arrival order, each announced to the *other* clients with a COMMAND notice
+// (`identity: line`). Join and leave are announced too.
+//
+// Events are wire frames (dbgd.v1.wire.Frame holding Output or Notice),
+// shared between clients' queues, so a transport only serializes them.
+//
+// Thread-safety: all methods of Hub and HubClient may be called from any
+// thread. Callbacks (InputSink, wake-ups, the membership observer) are called
+// without the hub's lock held, except InputSink, which is called under it so
+// that lines reach the engine in arrival order; it must not block or call
+// back into the hub.
+
+#ifndef DBGD_SESSION_HUB_H_
+#define DBGD_SESSION_HUB_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "common/mutex.h"
+#include "dbgd/v1/wire.pb.h"
+
+namespace dbgd::session {
+
+using Frame = v1::wire::Frame;
+using FramePtr = std::shared_ptr<const Frame>;
+
+class HubClient;
+
+// InputSink receives what clients send to the engine.
+class InputSink {
+ public:
+  virtual ~InputSink() = default;
+  // WriteLine: one line (no line ending) for the engine, from `identity`.
+  virtual void WriteLine(const std::string& identity, const std::string& line) = 0;
+  // Interrupt: Ctrl+Break from `identity`.
+  virtual void Interrupt(const std::string& identity) = 0;
+};
+
+struct HubOptions {
+  size_t history_bytes = 64 * 1024;
+  // A client whose undelivered frames exceed this many bytes is dropped.
+  size_t client_queue_bytes = 4 * 1024 * 1024;
+  // Output replayed to a late joiner is sent in frames of at most this size.
+  size_t replay_chunk_bytes = 16 * 1024;
+};
+
+// MembershipEvent tells the session (and WatchEvents) who came and went.
+struct MembershipEvent {
+  enum class Kind { kJoined, kLeft, kDropped };
+  Kind kind;
+  uint64_t client_id;
+  std::string identity;
+  std::string reason;  // kDropped / kLeft: why
+};
+
+class Hub {
+ public:
+  // `sink` must outlive the hub.
+  Hub(HubOptions options, InputSink* sink);
+  ~Hub();
+  Hub(const Hub&) = delete;
+  Hub& operator=(const Hub&) = delete;
+
+  // Attach adds a client. Its queue starts with the history replay (Output
+  // frames with replay=true), then a HISTORY_END notice; the other clients
+  // get a CLIENT_JOINED notice. After Close, returns a client whose queue
+  // holds only a SESSION_ENDED notice and is closed.
+  std::shared_ptr<HubClient> Attach(std::string identity);
+
+  // PublishOutput records engine output in the history and fans it out.
+  void PublishOutput(absl::string_view bytes);
+
+  // Announce sends a COMMAND notice (`identity: text`) to every client: used
+  // for commands that did not come from a client (the control plane's
+  // Execute).
+  void Announce(const std::string& identity, const std::string& text);
+
+  // Close ends the session for everyone: a SESSION_ENDED notice carrying
+  // `reason`, then every queue closes. Later input is ignored. Idempotent.
+  void Close(const std::string& reason);
+
+  // SetMembershipObserver installs a callback for joins, leaves and drops.
+  void SetMembershipObserver(std::function<void(const MembershipEvent&)> observer);
+
+  size_t client_count() const;
+  uint64_t dropped_count() const;  // clients dropped for overflow, ever
+  std::string History() const;      // the current history bytes
+
+ private:
+  friend class HubClient;
+  // Called by HubClient.
+  void Input(HubClient& from, std::string line);
+  void Break(HubClient& from);
+  void Leave(HubClient& from, const std::string& reason);
+
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// HubClient is one attached client: a producer side (Input, Break, Leave)
+// and a consumer side (Pop, WaitPop, SetWakeup) for its transport.
+class HubClient {
+ public:
+  ~HubClient();
+  HubClient(const HubClient&) = delete;
+  HubClient& operator=(const HubClient&) = delete;
+
+  uint64_t id() const { return id_; }
+  const std::string& identity() const { return identity_; }
+
+  // Input sends one line to the engine (a trailing "\r\n" or "\n" is
+  // stripped; embedded newlines split it into several lines). Ignored once
+  // the client is closed.
+  void Input(std::string line);
+  // Break interrupts the target (Ctrl+Break).
+  void Break();
+  // Leave detaches the client; the others get CLIENT_LEFT. Idempotent; the
+  // destructor leaves too.
+  void Leave(const std::string& reason = "left");
+
+  // Pop returns the next frame, or nullptr when none is queued.
+  FramePtr Pop();
+  // WaitPop waits up to `timeout` for a frame; nullptr on timeout or when
+  // the queue is closed and empty.
+  FramePtr WaitPop(absl::Duration timeout);
+  // closed: no more frames will be queued (left, dropped, or session
+  // ended). Frames already queued can still be popped.
+  bool closed() const;
+  // queued_bytes: the size of undelivered frames.
+  size_t queued_bytes() const;
+  // SetWakeup installs a callback run whenever the queue goes from empty to
+  // non-empty, or closes. Runs without the hub's lock held.
+  void SetWakeup(std::function<void()> wakeup);
+
+ private:
+  friend class Hub;
+  HubClient(Hub* hub, uint64_t id, std::string identity);
+
+  Hub* const hub_;
+  const uint64_t id_;
+  const std::string identity_;
+
+  mutable Mutex mu_;
+  std::deque<FramePtr> queue_ ABSL_GUARDED_BY(mu_);
+  size_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  std::function<void()> wakeup_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace dbgd::session
+
+#endif  // DBGD_SESSION_HUB_H_

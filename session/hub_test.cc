@@ -1,0 +1,717 @@
+#include "session/hub.h"
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "common/mutex.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace dbgd::session {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::Pair;
+using ::testing::SizeIs;
+using Notice = v1::wire::Notice;
+
+// RecordingSink is the engine's stand-in: it records what reaches it.
+class RecordingSink final : public InputSink {
+ public:
+  void WriteLine(const std::string& identity, const std::string& line) override {
+    MutexLock lock(&mu_);
+    lines_.emplace_back(identity, line);
+  }
+  void Interrupt(const std::string& identity) override {
+    MutexLock lock(&mu_);
+    interrupts_.push_back(identity);
+  }
+
+  std::vector<std::pair<std::string, std::string>> lines() const {
+    MutexLock lock(&mu_);
+    return lines_;
+  }
+  std::vector<std::string> interrupts() const {
+    MutexLock lock(&mu_);
+    return interrupts_;
+  }
+
+ private:
+  mutable Mutex mu_;
+  std::vector<std::pair<std::string, std::string>> lines_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> interrupts_ ABSL_GUARDED_BY(mu_);
+};
+
+// EventLog records membership events.
+class EventLog {
+ public:
+  std::function<void(const MembershipEvent&)> Callback() {
+    return [this](const MembershipEvent& event) {
+      MutexLock lock(&mu_);
+      events_.push_back(event);
+    };
+  }
+  std::vector<MembershipEvent> events() const {
+    MutexLock lock(&mu_);
+    return events_;
+  }
+
+ private:
+  mutable Mutex mu_;
+  std::vector<MembershipEvent> events_ ABSL_GUARDED_BY(mu_);
+};
+
+std::vector<FramePtr> Drain(HubClient& client) {
+  std::vector<FramePtr> frames;
+  while (FramePtr frame = client.Pop()) frames.push_back(std::move(frame));
+  return frames;
+}
+
+// OutputOf concatenates the output bytes among `frames`.
+std::string OutputOf(const std::vector<FramePtr>& frames) {
+  std::string out;
+  for (const FramePtr& frame : frames) {
+    if (frame->has_output()) out += frame->output().data();
+  }
+  return out;
+}
+
+// NoticesOf keeps the notices of `kind` among `frames`.
+std::vector<Notice> NoticesOf(const std::vector<FramePtr>& frames,
+                              Notice::Kind kind) {
+  std::vector<Notice> notices;
+  for (const FramePtr& frame : frames) {
+    if (frame->has_notice() && frame->notice().kind() == kind) {
+      notices.push_back(frame->notice());
+    }
+  }
+  return notices;
+}
+
+MATCHER_P2(IsOutput, data, replay, "") {
+  return arg != nullptr && arg->has_output() && arg->output().data() == data &&
+         arg->output().replay() == replay;
+}
+
+MATCHER_P3(IsNotice, kind, identity, text, "") {
+  return arg != nullptr && arg->has_notice() && arg->notice().kind() == kind &&
+         arg->notice().identity() == identity && arg->notice().text() == text;
+}
+
+MATCHER_P(IsNoticeOfKind, kind, "") {
+  return arg != nullptr && arg->has_notice() && arg->notice().kind() == kind;
+}
+
+MATCHER_P3(IsEvent, kind, client_id, identity, "") {
+  return arg.kind == kind && arg.client_id == client_id &&
+         arg.identity == identity;
+}
+
+// Attached attaches clients in order, then consumes their join-time frames
+// (replay, HISTORY_END, the later ones' CLIENT_JOINED), so that a test
+// starts from empty queues.
+template <size_t N>
+std::array<std::shared_ptr<HubClient>, N> Attached(
+    Hub& hub, const char* const (&identities)[N]) {
+  std::array<std::shared_ptr<HubClient>, N> clients;
+  for (size_t i = 0; i < N; ++i) clients[i] = hub.Attach(identities[i]);
+  for (const auto& client : clients) Drain(*client);
+  return clients;
+}
+
+TEST(HubTest, EveryClientSeesTheSameOutputInOrder) {
+  RecordingSink sink;
+  Hub hub(HubOptions{}, &sink);
+  auto a = hub.Attach("host\\a");
+  auto b = hub.Attach("host\\b");
+  Drain(*a);
+  Drain(*b);
+
+  hub.PublishOutput("(gdb) ");
+  hub.PublishOutput("bt\n");
+  hub.PublishOutput("#0 main ()\n");
+
+  for (HubClient* client : {a.get(), b.get()}) {
+    EXPECT_THAT(Drain(*client), ElementsAre(IsOutput("(gdb) ", false),
+                                            IsOutput("bt\n", false),
+                                            IsOutput("#0 main ()\n", false)));
+  }
+  EXPECT_EQ(hub.client_count(), 2u);
+}
+
+TEST(HubTest, FanOutSharesOneFrame) {
+  Hub hub(HubOptions{}, nullptr);
+  auto [a, b] = Attached(hub, {"a", "b"});
+  hub.PublishOutput("x");
+  EXPECT_EQ(a->Pop().get(), b->Pop().get());
+}
+
+TEST(HubTest, InputReachesTheSinkAndIsAttributedToTheOthers) {
+  RecordingSink sink;
+  Hub hub(HubOptions{}, &sink);
+  auto [a, b] = Attached(hub, {"host\\a", "host\\b"});
+
+  a->Input("bt\n");
+  hub.PublishOutput("#0 main ()\n");
+
+  EXPECT_THAT(sink.lines(), ElementsAre(Pair("host\\a", "bt")));
+  // B learns who typed the command before it sees the command's output.
+  EXPECT_THAT(Drain(*b),
+              ElementsAre(IsNotice(Notice::COMMAND, "host\\a", "bt"),
+                          IsOutput("#0 main ()\n", false)));
+  // A typed it; it is not told about its own command.
+  EXPECT_THAT(Drain(*a), ElementsAre(IsOutput("#0 main ()\n", false)));
+}
+
+TEST(HubTest, InputLineEndingsAreStrippedAndEmbeddedNewlinesSplit) {
+  RecordingSink sink;
+  Hub hub(HubOptions{}, &sink);
+  auto [a, b] = Attached(hub, {"a", "b"});
+
+  a->Input("first\nsecond\r\nthird\r\n");
+  a->Input("\n");  // Enter alone: GDB repeats the last command.
+  a->Input("plain");
+
+  EXPECT_THAT(sink.lines(),
+              ElementsAre(Pair("a", "first"), Pair("a", "second"),
+                          Pair("a", "third"), Pair("a", ""),
+                          Pair("a", "plain")));
+  EXPECT_THAT(Drain(*b), ElementsAre(IsNotice(Notice::COMMAND, "a", "first"),
+                                     IsNotice(Notice::COMMAND, "a", "second"),
+                                     IsNotice(Notice::COMMAND, "a", "third"),
+                                     IsNotice(Notice::COMMAND, "a", ""),
+                                     IsNotice(Notice::COMMAND, "a", "plain")));
+}
+
+TEST(HubTest, BreakReachesTheSinkAndIsAnnounced) {
+  RecordingSink sink;
+  Hub hub(HubOptions{}, &sink);
+  auto [a, b] = Attached(hub, {"a", "b"});
+
+  b->Break();
+
+  EXPECT_THAT(sink.interrupts(), ElementsAre("b"));
+  EXPECT_THAT(sink.lines(), IsEmpty());
+  EXPECT_THAT(Drain(*a), ElementsAre(IsNotice(Notice::COMMAND, "b", "<Break>")));
+  EXPECT_THAT(Drain(*b), IsEmpty());
+}
+
+TEST(HubTest, AnnounceReachesEveryClientButNotTheSink) {
+  RecordingSink sink;
+  Hub hub(HubOptions{}, &sink);
+  auto [a, b] = Attached(hub, {"a", "b"});
+
+  hub.Announce("control\\script", "info registers");
+
+  for (HubClient* client : {a.get(), b.get()}) {
+    EXPECT_THAT(Drain(*client),
+                ElementsAre(IsNotice(Notice::COMMAND, "control\\script",
+                                     "info registers")));
+  }
+  EXPECT_THAT(sink.lines(), IsEmpty());
+}
+
+TEST(HubTest, ConcurrentInputKeepsEachSendersOrderAndLosesNothing) {
+  constexpr int kThreads = 4;
+  constexpr int kLines = 1000;
+  RecordingSink sink;
+  Hub hub(HubOptions{}, &sink);
+  auto [watcher] = Attached(hub, {"watcher"});
+  std::vector<std::shared_ptr<HubClient>> senders;
+  for (int t = 0; t < kThreads; ++t) {
+    senders.push_back(hub.Attach(absl::StrCat("sender", t)));
+  }
+  Drain(*watcher);
+
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&senders, t] {
+      for (int i = 0; i < kLines; ++i) {
+        senders[t]->Input(absl::StrCat("line ", i, "\n"));
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+
+  const auto lines = sink.lines();
+  ASSERT_THAT(lines, SizeIs(kThreads * kLines));
+  std::vector<int> next(kThreads, 0);
+  for (const auto& [identity, line] : lines) {
+    const int t = identity.back() - '0';
+    ASSERT_EQ(line, absl::StrCat("line ", next[t])) << identity;
+    ++next[t];
+  }
+  // The notices every client sees are in the engine's order exactly.
+  const std::vector<Notice> commands =
+      NoticesOf(Drain(*watcher), Notice::COMMAND);
+  ASSERT_THAT(commands, SizeIs(lines.size()));
+  for (size_t i = 0; i < lines.size(); ++i) {
+    EXPECT_EQ(commands[i].identity(), lines[i].first);
+    EXPECT_EQ(commands[i].text(), lines[i].second);
+  }
+}
+
+TEST(HubTest, LateJoinerGetsTheHistoryInChunksThenHistoryEnd) {
+  HubOptions options;
+  options.history_bytes = 100;
+  options.replay_chunk_bytes = 30;
+  Hub hub(options, nullptr);
+  std::string all;
+  for (int i = 0; i < 40; ++i) {
+    const std::string piece = absl::StrCat("<", i, ">");
+    all += piece;
+    hub.PublishOutput(piece);
+  }
+  ASSERT_GT(all.size(), 100u);
+  const std::string tail = all.substr(all.size() - 100);
+
+  auto late = hub.Attach("late");
+  EXPECT_THAT(Drain(*late),
+              ElementsAre(IsOutput(tail.substr(0, 30), true),
+                          IsOutput(tail.substr(30, 30), true),
+                          IsOutput(tail.substr(60, 30), true),
+                          IsOutput(tail.substr(90), true),
+                          IsNotice(Notice::HISTORY_END, "", "")));
+  hub.PublishOutput("live");
+  EXPECT_THAT(Drain(*late), ElementsAre(IsOutput("live", false)));
+}
+
+TEST(HubTest, FirstClientGetsOnlyHistoryEnd) {
+  Hub hub(HubOptions{}, nullptr);
+  auto first = hub.Attach("first");
+  EXPECT_THAT(Drain(*first),
+              ElementsAre(IsNoticeOfKind(Notice::HISTORY_END)));
+}
+
+TEST(HubTest, HistoryRingKeepsOnlyTheTail) {
+  HubOptions options;
+  options.history_bytes = 64 * 1024;
+  Hub hub(options, nullptr);
+  std::string all;
+  int i = 0;
+  while (all.size() < 1024 * 1024) {
+    // Pieces of varying size, so the tail's boundary falls mid-piece.
+    const std::string piece =
+        absl::StrCat(i, ":", std::string(static_cast<size_t>(i % 97),
+                                static_cast<char>('a' + i % 26)), "\n");
+    all += piece;
+    hub.PublishOutput(piece);
+    ++i;
+  }
+  const std::string history = hub.History();
+  EXPECT_EQ(history.size(), 65536u);
+  EXPECT_TRUE(history == all.substr(all.size() - 65536));
+
+  // One piece larger than the whole ring replaces it.
+  std::string big(100 * 1024, 'z');
+  big.back() = '!';
+  hub.PublishOutput(big);
+  EXPECT_TRUE(hub.History() == big.substr(big.size() - 65536));
+}
+
+TEST(HubTest, ZeroHistoryKeepsNothing) {
+  HubOptions options;
+  options.history_bytes = 0;
+  Hub hub(options, nullptr);
+  hub.PublishOutput("gone");
+  EXPECT_EQ(hub.History(), "");
+  auto late = hub.Attach("late");
+  EXPECT_THAT(Drain(*late), ElementsAre(IsNoticeOfKind(Notice::HISTORY_END)));
+}
+
+TEST(HubTest, QueuedBytesCountsUndeliveredOutput) {
+  Hub hub(HubOptions{}, nullptr);
+  auto [a] = Attached(hub, {"a"});
+  EXPECT_EQ(a->queued_bytes(), 0u);
+  hub.PublishOutput(std::string(10, 'x'));
+  hub.PublishOutput(std::string(20, 'y'));
+  EXPECT_EQ(a->queued_bytes(), 30u);
+  a->Pop();
+  EXPECT_EQ(a->queued_bytes(), 20u);
+  a->Pop();
+  EXPECT_EQ(a->queued_bytes(), 0u);
+}
+
+TEST(HubTest, LargeOutputIsSplitIntoFramesTheWireAccepts) {
+  Hub hub(HubOptions{}, nullptr);
+  auto [a] = Attached(hub, {"a"});
+  const std::string big(3 * 1024 * 1024, 'q');
+  hub.PublishOutput(big);
+  const std::vector<FramePtr> frames = Drain(*a);
+  EXPECT_GT(frames.size(), 1u);
+  for (const FramePtr& frame : frames) {
+    EXPECT_LE(frame->output().data().size(), 1024u * 1024u);
+  }
+  EXPECT_TRUE(OutputOf(frames) == big);
+}
+
+TEST(HubTest, ClientThatNeverReadsIsDroppedWithoutStallingTheOthers) {
+  HubOptions options;
+  options.client_queue_bytes = 1000;
+  RecordingSink sink;
+  Hub hub(options, &sink);
+  EventLog log;
+  hub.SetMembershipObserver(log.Callback());
+  auto [slow, fast] = Attached(hub, {"host\\slow", "host\\fast"});
+
+  std::string all;
+  std::vector<FramePtr> fast_frames;
+  for (int i = 0; i < 100; ++i) {
+    const std::string piece = absl::StrCat(std::string(95, '.'), i % 10, "\n");
+    ASSERT_EQ(piece.size(), 97u);
+    all += piece;
+    hub.PublishOutput(piece);
+    for (FramePtr& frame : Drain(*fast)) fast_frames.push_back(std::move(frame));
+  }
+
+  EXPECT_TRUE(OutputOf(fast_frames) == all);
+  EXPECT_THAT(NoticesOf(fast_frames, Notice::CLIENT_LEFT),
+              ElementsAre(::testing::Property(&Notice::identity, "host\\slow")));
+  EXPECT_EQ(NoticesOf(fast_frames, Notice::CLIENT_LEFT)[0].text(),
+            "dropped: too slow");
+
+  EXPECT_TRUE(slow->closed());
+  const std::vector<FramePtr> slow_frames = Drain(*slow);
+  ASSERT_THAT(slow_frames, ElementsAre(IsNoticeOfKind(Notice::DROPPED)));
+  EXPECT_THAT(slow_frames[0]->notice().text(), HasSubstr("fell behind"));
+  EXPECT_THAT(slow_frames[0]->notice().text(), HasSubstr("1000"));
+  EXPECT_EQ(slow->queued_bytes(), 0u);
+
+  EXPECT_EQ(hub.dropped_count(), 1u);
+  EXPECT_EQ(hub.client_count(), 1u);
+  const std::vector<MembershipEvent> events = log.events();
+  ASSERT_FALSE(events.empty());
+  EXPECT_THAT(events.back(), IsEvent(MembershipEvent::Kind::kDropped,
+                                     slow->id(), "host\\slow"));
+
+  // A dropped client's input is ignored, and leaving again changes nothing.
+  slow->Input("kill\n");
+  slow->Break();
+  slow->Leave();
+  EXPECT_THAT(sink.lines(), IsEmpty());
+  EXPECT_THAT(sink.interrupts(), IsEmpty());
+  EXPECT_THAT(Drain(*fast), IsEmpty());
+  EXPECT_EQ(log.events().size(), events.size());
+}
+
+TEST(HubTest, FloodOfCommandsDropsAClientThatDoesNotRead) {
+  HubOptions options;
+  options.client_queue_bytes = 200;
+  RecordingSink sink;
+  Hub hub(options, &sink);
+  auto [typist, idle] = Attached(hub, {"typist", "idle"});
+  for (int i = 0; i < 100; ++i) typist->Input("step\n");
+  EXPECT_TRUE(idle->closed());
+  EXPECT_EQ(hub.dropped_count(), 1u);
+  EXPECT_THAT(sink.lines(), SizeIs(100));
+}
+
+TEST(HubTest, ReplayLargerThanTheQueueLimitDoesNotDrop) {
+  HubOptions options;
+  options.history_bytes = 4096;
+  options.client_queue_bytes = 1024;
+  options.replay_chunk_bytes = 512;
+  Hub hub(options, nullptr);
+  hub.PublishOutput(std::string(4096, 'h'));
+
+  auto late = hub.Attach("late");
+  EXPECT_FALSE(late->closed());
+  EXPECT_EQ(late->queued_bytes(), 4096u);
+  EXPECT_EQ(OutputOf(Drain(*late)), std::string(4096, 'h'));
+  hub.PublishOutput("after");
+  EXPECT_THAT(Drain(*late), ElementsAre(IsOutput("after", false)));
+  EXPECT_EQ(hub.dropped_count(), 0u);
+}
+
+TEST(HubTest, JoinAndLeaveAreAnnouncedAndObserved) {
+  Hub hub(HubOptions{}, nullptr);
+  EventLog log;
+  hub.SetMembershipObserver(log.Callback());
+  auto [a] = Attached(hub, {"host\\a"});
+  auto b = hub.Attach("host\\b");
+
+  EXPECT_THAT(Drain(*a), ElementsAre(IsNoticeOfKind(Notice::CLIENT_JOINED)));
+  a->Leave("bye");
+  EXPECT_TRUE(a->closed());
+  EXPECT_EQ(hub.client_count(), 1u);
+  EXPECT_THAT(Drain(*b),
+              ElementsAre(IsNoticeOfKind(Notice::HISTORY_END),
+                          IsNotice(Notice::CLIENT_LEFT, "host\\a", "bye")));
+  a->Leave("again");  // Idempotent.
+  EXPECT_THAT(Drain(*b), IsEmpty());
+  // A left client's input is ignored, and it gets no more output.
+  a->Input("c\n");
+  hub.PublishOutput("x");
+  EXPECT_THAT(Drain(*a), IsEmpty());
+
+  const auto events = log.events();
+  ASSERT_THAT(events, SizeIs(3));
+  EXPECT_THAT(events[0], IsEvent(MembershipEvent::Kind::kJoined, a->id(), "host\\a"));
+  EXPECT_THAT(events[1], IsEvent(MembershipEvent::Kind::kJoined, b->id(), "host\\b"));
+  EXPECT_THAT(events[2], IsEvent(MembershipEvent::Kind::kLeft, a->id(), "host\\a"));
+  EXPECT_EQ(events[2].reason, "bye");
+  EXPECT_NE(a->id(), b->id());
+}
+
+TEST(HubTest, ObserverMayCallTheHub) {
+  Hub hub(HubOptions{}, nullptr);
+  std::vector<size_t> counts;
+  hub.SetMembershipObserver(
+      [&](const MembershipEvent&) { counts.push_back(hub.client_count()); });
+  auto a = hub.Attach("a");
+  a->Leave();
+  EXPECT_THAT(counts, ElementsAre(1u, 0u));
+}
+
+TEST(HubTest, DestroyingAClientLeaves) {
+  Hub hub(HubOptions{}, nullptr);
+  EventLog log;
+  auto [a, b] = Attached(hub, {"a", "b"});
+  hub.SetMembershipObserver(log.Callback());
+  int wakeups = 0;
+  b->SetWakeup([&wakeups] { ++wakeups; });
+  const uint64_t b_id = b->id();
+
+  b.reset();
+
+  EXPECT_EQ(hub.client_count(), 1u);
+  EXPECT_THAT(Drain(*a), ElementsAre(IsNotice(Notice::CLIENT_LEFT, "b", "left")));
+  EXPECT_THAT(log.events(),
+              ElementsAre(IsEvent(MembershipEvent::Kind::kLeft, b_id, "b")));
+  EXPECT_EQ(wakeups, 0);  // Nobody is left to wake.
+}
+
+TEST(HubTest, CloseEndsTheSessionForEveryone) {
+  RecordingSink sink;
+  Hub hub(HubOptions{}, &sink);
+  auto [a, b] = Attached(hub, {"a", "b"});
+  hub.PublishOutput("last words\n");
+
+  hub.Close("engine exited");
+  hub.Close("again");  // Idempotent.
+
+  EXPECT_EQ(hub.client_count(), 0u);
+  for (HubClient* client : {a.get(), b.get()}) {
+    EXPECT_TRUE(client->closed());
+    EXPECT_THAT(Drain(*client),
+                ElementsAre(IsOutput("last words\n", false),
+                            IsNotice(Notice::SESSION_ENDED, client->identity(),
+                                     "engine exited")));
+  }
+  a->Input("run\n");
+  a->Break();
+  hub.Announce("ctl", "x");
+  EXPECT_THAT(sink.lines(), IsEmpty());
+  EXPECT_THAT(sink.interrupts(), IsEmpty());
+  EXPECT_THAT(Drain(*b), IsEmpty());
+}
+
+TEST(HubTest, AttachAfterCloseGetsOnlySessionEnded) {
+  Hub hub(HubOptions{}, nullptr);
+  EventLog log;
+  hub.SetMembershipObserver(log.Callback());
+  hub.PublishOutput("history");
+  hub.Close("engine exited");
+
+  auto late = hub.Attach("late");
+  EXPECT_TRUE(late->closed());
+  EXPECT_THAT(Drain(*late), ElementsAre(IsNotice(Notice::SESSION_ENDED, "late",
+                                                 "engine exited")));
+  EXPECT_EQ(hub.client_count(), 0u);
+  EXPECT_THAT(log.events(), IsEmpty());
+  EXPECT_EQ(late->WaitPop(absl::Seconds(10)), nullptr);  // Closed: no wait.
+}
+
+TEST(HubTest, ClientMayOutliveTheHub) {
+  std::shared_ptr<HubClient> survivor;
+  {
+    Hub hub(HubOptions{}, nullptr);
+    survivor = hub.Attach("survivor");
+    Drain(*survivor);
+  }
+  EXPECT_TRUE(survivor->closed());
+  EXPECT_THAT(Drain(*survivor),
+              ElementsAre(IsNoticeOfKind(Notice::SESSION_ENDED)));
+  survivor->Input("ignored\n");
+  survivor->Leave();
+  survivor.reset();  // Must not touch the hub (ASan checks).
+}
+
+TEST(HubTest, WakeupRunsOnEmptyToNonEmptyAndOnClose) {
+  Hub hub(HubOptions{}, nullptr);
+  auto [a] = Attached(hub, {"a"});
+  int wakeups = 0;
+  a->SetWakeup([&wakeups] { ++wakeups; });
+
+  hub.PublishOutput("1");
+  hub.PublishOutput("2");  // Already non-empty: no second wake-up.
+  EXPECT_EQ(wakeups, 1);
+  Drain(*a);
+  hub.PublishOutput("3");
+  EXPECT_EQ(wakeups, 2);
+  hub.PublishOutput("4");
+  EXPECT_EQ(wakeups, 2);
+  hub.Close("done");  // Not empty, but closing wakes anyway.
+  EXPECT_EQ(wakeups, 3);
+}
+
+TEST(HubTest, WakeupOnLeaveAndOnDrop) {
+  HubOptions options;
+  options.client_queue_bytes = 10;
+  Hub hub(options, nullptr);
+  auto [leaver, slow] = Attached(hub, {"leaver", "slow"});
+  int leaver_wakeups = 0;
+  leaver->SetWakeup([&] { ++leaver_wakeups; });
+  leaver->Leave();
+  EXPECT_EQ(leaver_wakeups, 1);
+
+  Drain(*slow);  // The CLIENT_LEFT notice.
+  int slow_wakeups = 0;
+  slow->SetWakeup([&] { ++slow_wakeups; });
+  hub.PublishOutput("0123456789");
+  EXPECT_EQ(slow_wakeups, 1);
+  hub.PublishOutput("x");  // Overflows: dropped, which wakes it.
+  EXPECT_TRUE(slow->closed());
+  EXPECT_EQ(slow_wakeups, 2);
+}
+
+TEST(HubTest, WakeupRunsWithoutLocksSoItMayPopAndCallTheHub) {
+  RecordingSink sink;
+  Hub hub(HubOptions{}, &sink);
+  // Declared before the clients: leaving at the end still wakes `a`.
+  std::vector<FramePtr> popped;
+  size_t seen_count = 0;
+  auto [a, b] = Attached(hub, {"a", "b"});
+  // A transport's wake-up drains the queue right away; this one also asks
+  // the hub something and sends input, each of which takes the hub's lock.
+  a->SetWakeup([&, client = a.get()] {
+    seen_count = hub.client_count();
+    while (FramePtr frame = client->Pop()) popped.push_back(std::move(frame));
+    if (popped.size() == 1) client->Input("reply");
+  });
+
+  hub.PublishOutput("ping");
+  b->Input("from b");
+
+  EXPECT_EQ(seen_count, 2u);
+  EXPECT_THAT(popped, ElementsAre(IsOutput("ping", false),
+                                  IsNotice(Notice::COMMAND, "b", "from b")));
+  EXPECT_THAT(sink.lines(),
+              ElementsAre(Pair("a", "reply"), Pair("b", "from b")));
+}
+
+TEST(HubTest, WaitPopWaitsForAFrameTimesOutAndEndsOnClose) {
+  Hub hub(HubOptions{}, nullptr);
+  auto [a] = Attached(hub, {"a"});
+  EXPECT_EQ(a->WaitPop(absl::Milliseconds(20)), nullptr);
+
+  std::thread publisher([&hub] {
+    absl::SleepFor(absl::Milliseconds(20));
+    hub.PublishOutput("late");
+  });
+  EXPECT_THAT(a->WaitPop(absl::Seconds(30)), IsOutput("late", false));
+  publisher.join();
+
+  std::thread closer([&hub] {
+    absl::SleepFor(absl::Milliseconds(20));
+    hub.Close("bye");
+  });
+  EXPECT_THAT(a->WaitPop(absl::Seconds(30)),
+              IsNoticeOfKind(Notice::SESSION_ENDED));
+  const absl::Time start = absl::Now();
+  EXPECT_EQ(a->WaitPop(absl::Seconds(30)), nullptr);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10));
+  closer.join();
+}
+
+// Stress, meant for TSan: a publisher, readers that also type, and clients
+// attaching and leaving all at once. Every reader must see the whole output;
+// every late joiner's replay plus live output must be one contiguous piece.
+TEST(HubTest, ConcurrentPublishReadAndChurn) {
+  constexpr int kPieces = 2000;
+  constexpr int kReaders = 3;
+  HubOptions options;
+  options.history_bytes = 512;
+  options.replay_chunk_bytes = 100;
+  RecordingSink sink;
+  Hub hub(options, &sink);
+  std::atomic<int> observed{0};
+  hub.SetMembershipObserver([&observed](const MembershipEvent&) { ++observed; });
+
+  std::string all;
+  for (int i = 0; i < kPieces; ++i) absl::StrAppend(&all, "[", i, "]");
+
+  std::atomic<int> wakeups{0};
+  std::vector<std::shared_ptr<HubClient>> readers;
+  for (int r = 0; r < kReaders; ++r) {
+    readers.push_back(hub.Attach(absl::StrCat("reader", r)));
+  }
+  for (const auto& reader : readers) Drain(*reader);
+  readers[0]->SetWakeup([&wakeups] { ++wakeups; });
+
+  std::vector<std::string> received(kReaders);
+  std::vector<std::thread> threads;
+  for (int r = 0; r < kReaders; ++r) {
+    threads.emplace_back([&, r] {
+      HubClient& client = *readers[r];
+      int n = 0;
+      while (received[r].size() < all.size()) {
+        FramePtr frame = client.WaitPop(absl::Seconds(60));
+        if (frame == nullptr) break;
+        if (frame->has_output()) received[r] += frame->output().data();
+        if (++n % 50 == 0) client.Input(absl::StrCat("r", r, " ", n));
+      }
+    });
+  }
+  std::atomic<bool> done{false};
+  std::vector<std::string> churn_failures;
+  threads.emplace_back([&] {
+    int round = 0;
+    while (!done.load()) {
+      auto client = hub.Attach(absl::StrCat("churn", round++));
+      std::string seen;
+      for (int i = 0; i < 3; ++i) {
+        while (FramePtr frame = client->Pop()) {
+          if (frame->has_output()) seen += frame->output().data();
+        }
+        std::this_thread::yield();
+      }
+      if (round % 2 == 0) client->Leave("churn");
+      client.reset();
+      if (all.find(seen) == std::string::npos) churn_failures.push_back(seen);
+    }
+  });
+  std::thread publisher([&] {
+    for (int i = 0; i < kPieces; ++i) hub.PublishOutput(absl::StrCat("[", i, "]"));
+  });
+
+  publisher.join();
+  for (int r = 0; r < kReaders; ++r) threads[r].join();
+  done = true;
+  threads.back().join();
+
+  for (int r = 0; r < kReaders; ++r) {
+    EXPECT_TRUE(received[r] == all) << "reader " << r << " got "
+                                    << received[r].size() << " bytes";
+  }
+  EXPECT_THAT(churn_failures, IsEmpty());
+  EXPECT_EQ(hub.dropped_count(), 0u);
+  EXPECT_EQ(hub.client_count(), static_cast<size_t>(kReaders));
+  EXPECT_GE(wakeups.load(), 1);
+  EXPECT_GE(observed.load(), 2);
+  EXPECT_FALSE(sink.lines().empty());
+}
+
+}  // namespace
+}  // namespace dbgd::session
