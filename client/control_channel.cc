@@ -1,5 +1,8 @@
 #include "client/control_channel.h"
 
+#include <unistd.h>
+
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -69,7 +72,15 @@ absl::StatusOr<ControlChannel> ControlChannel::Open(
 std::unique_ptr<grpc::ClientContext> ControlChannel::NewContext(
     absl::Duration timeout) const {
   auto context = std::make_unique<grpc::ClientContext>();
-  context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  if (timeout != absl::InfiniteDuration()) {
+    context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  }
+  // Shown to a session's clients when this caller runs a command.
+  char host[256] = "";
+  ::gethostname(host, sizeof host - 1);
+  const char* user = std::getenv("USER");
+  context->AddMetadata("x-dbgd-identity",
+                       absl::StrCat(host, "\\", user != nullptr ? user : "?"));
   if (!token_.empty()) {
     context->AddMetadata("authorization", absl::StrCat("Bearer ", token_));
   }

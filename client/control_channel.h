@@ -34,7 +34,8 @@ class ControlChannel {
 
   const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
 
-  // NewContext returns a context with `timeout` as its deadline and the
+  // NewContext returns a context with `timeout` as its deadline (none for
+  // absl::InfiniteDuration()), the caller's identity (host\\user) and the
   // bearer token, if any, attached.
   std::unique_ptr<grpc::ClientContext> NewContext(absl::Duration timeout) const;
 

@@ -5,6 +5,7 @@
 // Human-readable text by default, one JSON document with --json. Exits 0 on
 // success, 1 with the daemon's message on an RPC error, 2 on a usage error.
 
+#include <algorithm>
 #include <cstdio>
 #include <functional>
 #include <map>
@@ -40,6 +41,23 @@ ABSL_FLAG(std::string, session, "",
           "empty when the daemon has exactly one.");
 ABSL_FLAG(bool, disconnect, false,
           "end-server: also disconnect the server's clients.");
+ABSL_FLAG(std::string, engine, "",
+          "create-session: gdb (default), lldb or command.");
+ABSL_FLAG(std::string, launch, "",
+          "create-session: the program to launch; its arguments follow `--`.");
+ABSL_FLAG(std::string, cwd, "", "create-session: working directory.");
+ABSL_FLAG(bool, run, false,
+          "create-session: start the launched program at once.");
+ABSL_FLAG(int, attach, 0, "create-session: attach to this process ID.");
+ABSL_FLAG(std::string, core, "", "create-session: core file (with --exe).");
+ABSL_FLAG(std::string, exe, "", "create-session: executable of --core.");
+ABSL_FLAG(std::string, remote, "",
+          "create-session: a gdbstub at HOST:PORT (kernel mode).");
+ABSL_FLAG(std::string, display_name, "", "create-session: display name.");
+ABSL_FLAG(bool, kill, false,
+          "end-session: kill the target instead of detaching from it.");
+ABSL_FLAG(absl::Duration, exec_timeout, absl::Seconds(30),
+          "exec: how long the command may run.");
 
 namespace {
 
@@ -51,7 +69,13 @@ constexpr char kUsage[] =
     "Usage: dbgctl [--addr=ADDR] [--json] COMMAND [ARGS]\n"
     "Commands:\n"
     "  health                 is the daemon serving?\n"
+    "  create-session (--launch=PROG [-- ARGS] | --attach=PID |\n"
+    "                  --core=CORE --exe=EXE | --remote=HOST:PORT)\n"
+    "                         start a debugging session\n"
     "  sessions               list debugging sessions\n"
+    "  exec SESSION COMMAND   run one debugger command, print its output\n"
+    "  end-session SESSION    end a session (--kill: kill the target)\n"
+    "  watch [SESSION]        stream session, server and client events\n"
     "  servers                list debugging servers (.servers)\n"
     "  create-server SPEC     start a debugging server (.server SPEC)\n"
     "  end-server ID          end a debugging server (.endsrv ID)\n"
@@ -113,6 +137,8 @@ struct Context {
   absl::Duration timeout;
 };
 
+std::string TargetText(const v1::Target& target);
+
 int Health(const Context& c) {
   auto stub = grpc::health::v1::Health::NewStub(c.channel.channel());
   grpc::health::v1::HealthCheckRequest request;
@@ -144,12 +170,154 @@ int Sessions(const Context& c) {
   }
   if (response.sessions().empty()) std::printf("No sessions.\n");
   for (const v1::Session& s : response.sessions()) {
-    std::printf("%s  %s  %s  pid %d  servers %d  clients %d  %s\n",
+    std::printf("%s  %s  %s  pid %d  servers %d  clients %d  %s%s%s\n",
                 s.name().c_str(), s.engine().c_str(),
                 v1::Session::State_Name(s.state()).c_str(), s.engine_pid(),
-                s.server_count(), s.client_count(), s.display_name().c_str());
+                s.server_count(), s.client_count(),
+                TargetText(s.target()).c_str(),
+                s.end_reason().empty() ? "" : "  -- ",
+                s.end_reason().c_str());
   }
   return 0;
+}
+
+std::string SessionName(const std::string& id) {
+  return absl::StartsWith(id, "sessions/") ? id : absl::StrCat("sessions/", id);
+}
+
+std::string TargetText(const v1::Target& target) {
+  switch (target.kind_case()) {
+    case v1::Target::kLaunch:
+      return absl::StrCat("launch ", target.launch().program(),
+                          target.launch().args().empty() ? "" : " ",
+                          absl::StrJoin(target.launch().args(), " "));
+    case v1::Target::kAttach:
+      return absl::StrCat("attach ", target.attach().pid());
+    case v1::Target::kCrashDump:
+      return absl::StrCat("core ", target.crash_dump().core_file(), " of ",
+                          target.crash_dump().executable());
+    case v1::Target::kRemote:
+      return absl::StrCat("remote ", target.remote().address());
+    case v1::Target::KIND_NOT_SET:
+      break;
+  }
+  return "-";
+}
+
+int CreateSession(const Context& c) {
+  v1::CreateSessionRequest request;
+  request.set_engine(absl::GetFlag(FLAGS_engine));
+  request.set_display_name(absl::GetFlag(FLAGS_display_name));
+  v1::Target& target = *request.mutable_target();
+  if (!absl::GetFlag(FLAGS_launch).empty()) {
+    v1::LaunchTarget& launch = *target.mutable_launch();
+    launch.set_program(absl::GetFlag(FLAGS_launch));
+    for (const std::string& arg : c.args) launch.add_args(arg);
+    launch.set_cwd(absl::GetFlag(FLAGS_cwd));
+    launch.set_run(absl::GetFlag(FLAGS_run));
+  } else if (!c.args.empty()) {
+    return UsageError("create-session: arguments given without --launch");
+  }
+  if (absl::GetFlag(FLAGS_attach) != 0) {
+    target.mutable_attach()->set_pid(absl::GetFlag(FLAGS_attach));
+  }
+  if (!absl::GetFlag(FLAGS_core).empty() || !absl::GetFlag(FLAGS_exe).empty()) {
+    target.mutable_crash_dump()->set_core_file(absl::GetFlag(FLAGS_core));
+    target.mutable_crash_dump()->set_executable(absl::GetFlag(FLAGS_exe));
+  }
+  if (!absl::GetFlag(FLAGS_remote).empty()) {
+    target.mutable_remote()->set_address(absl::GetFlag(FLAGS_remote));
+  }
+  auto stub = v1::Control::NewStub(c.channel.channel());
+  v1::Session response;
+  grpc::Status status = stub->CreateSession(
+      c.channel.NewContext(std::max(c.timeout, absl::Seconds(60))).get(),
+      request, &response);
+  if (!status.ok()) return RpcError(status);
+  if (c.json) {
+    PrintJson(response);
+  } else {
+    std::printf("%s: %s, %s, engine pid %d\n", response.name().c_str(),
+                response.engine().c_str(), TargetText(response.target()).c_str(),
+                response.engine_pid());
+  }
+  return 0;
+}
+
+int Exec(const Context& c) {
+  if (c.args.size() < 2) return UsageError("exec takes SESSION and COMMAND");
+  v1::ExecuteRequest request;
+  request.set_session(SessionName(c.args[0]));
+  request.set_command(absl::StrJoin(c.args.begin() + 1, c.args.end(), " "));
+  const absl::Duration timeout = absl::GetFlag(FLAGS_exec_timeout);
+  request.mutable_timeout()->set_seconds(absl::ToInt64Seconds(timeout));
+  auto stub = v1::Control::NewStub(c.channel.channel());
+  v1::ExecuteResponse response;
+  grpc::Status status =
+      stub->Execute(c.channel.NewContext(timeout + absl::Seconds(5)).get(),
+                    request, &response);
+  if (!status.ok()) return RpcError(status);
+  if (c.json) {
+    PrintJson(response);
+    return response.error().empty() ? 0 : kExitRpcError;
+  }
+  std::fputs(response.output().c_str(), stdout);
+  if (!response.error().empty()) {
+    std::fprintf(stderr, "%s\n", response.error().c_str());
+    return kExitRpcError;
+  }
+  return 0;
+}
+
+int EndSession(const Context& c) {
+  if (c.args.size() != 1) return UsageError("end-session takes one SESSION");
+  v1::DeleteSessionRequest request;
+  request.set_name(SessionName(c.args[0]));
+  request.set_kill_target(absl::GetFlag(FLAGS_kill));
+  auto stub = v1::Control::NewStub(c.channel.channel());
+  v1::DeleteSessionResponse response;
+  grpc::Status status = stub->DeleteSession(
+      c.channel.NewContext(std::max(c.timeout, absl::Seconds(15))).get(),
+      request, &response);
+  if (!status.ok()) return RpcError(status);
+  if (c.json) {
+    PrintJson(response);
+  } else {
+    std::printf("Session %s ended.\n", request.name().c_str());
+  }
+  return 0;
+}
+
+int Watch(const Context& c) {
+  if (c.args.size() > 1) return UsageError("watch takes at most one SESSION");
+  v1::WatchEventsRequest request;
+  if (!c.args.empty()) request.set_session(SessionName(c.args[0]));
+  auto stub = v1::Control::NewStub(c.channel.channel());
+  // No deadline: events stream until the daemon or the user ends it.
+  std::unique_ptr<grpc::ClientContext> context =
+      c.channel.NewContext(absl::InfiniteDuration());
+  std::unique_ptr<grpc::ClientReader<v1::Event>> reader =
+      stub->WatchEvents(context.get(), request);
+  v1::Event event;
+  while (reader->Read(&event)) {
+    if (c.json) {
+      std::string json;
+      (void)google::protobuf::util::MessageToJsonString(event, &json);
+      std::printf("%s\n", json.c_str());
+    } else {
+      std::printf("%s %s %s %s\n",
+                  absl::FormatTime(absl::RFC3339_full,
+                                   absl::FromUnixSeconds(event.time().seconds()) +
+                                       absl::Nanoseconds(event.time().nanos()),
+                                   absl::UTCTimeZone())
+                      .c_str(),
+                  v1::Event::Kind_Name(event.kind()).c_str(),
+                  event.session().c_str(), event.message().c_str());
+    }
+    std::fflush(stdout);
+  }
+  grpc::Status status = reader->Finish();
+  return status.ok() ? 0 : RpcError(status);
 }
 
 int Servers(const Context& c) {
@@ -290,6 +458,8 @@ int main(int argc, char** argv) {
   static const std::map<std::string, std::function<int(const Context&)>>
       kCommands = {
           {"health", Health},         {"sessions", Sessions},
+          {"create-session", CreateSession}, {"exec", Exec},
+          {"end-session", EndSession}, {"watch", Watch},
           {"servers", Servers},       {"create-server", CreateServer},
           {"end-server", EndServer},  {"clients", Clients},
           {"search", Search},

@@ -1,8 +1,12 @@
 #include "server/control_service.h"
 
+#include <deque>
+#include <memory>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/mutex.h"
 #include "server/bearer_auth.h"
 #include "server/grpc_status.h"
 #include "transports/spec.h"
@@ -11,10 +15,79 @@ namespace dbgd::server {
 namespace {
 
 // Where the missing behaviour lands; names the issue that owns it.
-constexpr absl::string_view kSessions =
-    "debugging sessions are not built yet (issue #3)";
 constexpr absl::string_view kServers =
     "debugging servers are not built yet (issue #4)";
+
+constexpr absl::Duration kDefaultExecuteTimeout = absl::Seconds(30);
+// Events a WatchEvents stream may fall behind by before it is ended.
+constexpr size_t kMaxPendingEvents = 4096;
+
+// CallerIdentity is how a control-plane caller is named to the session's
+// clients: what it says it is (`x-dbgd-identity`, dbgctl sends host\user),
+// else its transport address.
+std::string CallerIdentity(const grpc::CallbackServerContext& context) {
+  const auto& metadata = context.client_metadata();
+  auto it = metadata.find("x-dbgd-identity");
+  if (it != metadata.end() && !it->second.empty() && it->second.size() <= 128) {
+    return std::string(it->second.data(), it->second.size());
+  }
+  return absl::StrCat("control@", context.peer());
+}
+
+// EventWriter streams the bus's events (optionally of one session) to one
+// WatchEvents caller, one write in flight at a time.
+class EventWriter final : public grpc::ServerWriteReactor<v1::Event> {
+ public:
+  EventWriter(EventBus& bus, std::string session) : bus_(bus) {
+    subscription_ = bus_.Subscribe(
+        [this, session = std::move(session)](const v1::Event& event) {
+          if (!session.empty() && event.session() != session) return;
+          MutexLock lock(&mu_);
+          if (finished_) return;
+          if (pending_.size() >= kMaxPendingEvents) {
+            finished_ = true;
+            Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                "WatchEvents: the stream fell behind"));
+            return;
+          }
+          pending_.push_back(event);
+          if (pending_.size() == 1) StartWrite(&pending_.front());
+        });
+  }
+
+  void OnWriteDone(bool ok) override {
+    MutexLock lock(&mu_);
+    pending_.pop_front();
+    if (!ok) {
+      if (!finished_) {
+        finished_ = true;
+        Finish(grpc::Status::CANCELLED);
+      }
+      return;
+    }
+    if (!pending_.empty() && !finished_) StartWrite(&pending_.front());
+  }
+
+  void OnCancel() override {
+    MutexLock lock(&mu_);
+    if (!finished_) {
+      finished_ = true;
+      Finish(grpc::Status::CANCELLED);
+    }
+  }
+
+  void OnDone() override {
+    bus_.Unsubscribe(subscription_);  // no callback runs after this
+    delete this;
+  }
+
+ private:
+  EventBus& bus_;
+  uint64_t subscription_ = 0;
+  Mutex mu_;
+  std::deque<v1::Event> pending_ ABSL_GUARDED_BY(mu_);
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+};
 
 // A server-streaming reactor that ends the stream at once with `status`.
 class FinishedWriter final : public grpc::ServerWriteReactor<v1::Event> {
@@ -25,7 +98,9 @@ class FinishedWriter final : public grpc::ServerWriteReactor<v1::Event> {
 
 }  // namespace
 
-ControlService::ControlService(std::string token) : token_(std::move(token)) {}
+ControlService::ControlService(std::string token, SessionManager& sessions,
+                               EventBus& events)
+    : token_(std::move(token)), sessions_(sessions), events_(events) {}
 
 absl::Status ControlService::Authorize(
     const grpc::CallbackServerContext& context) const {
@@ -42,33 +117,85 @@ grpc::ServerUnaryReactor* ControlService::NotBuilt(
 }
 
 grpc::ServerUnaryReactor* ControlService::CreateSession(
-    grpc::CallbackServerContext* context, const v1::CreateSessionRequest*,
-    v1::Session*) {
-  return NotBuilt(context, "CreateSession", kSessions);
+    grpc::CallbackServerContext* context, const v1::CreateSessionRequest* request,
+    v1::Session* response) {
+  absl::Status auth = Authorize(*context);
+  if (!auth.ok()) return FinishUnary(context, auth);
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  sessions_.Create(*request, [reactor, response](
+                                 absl::StatusOr<v1::Session> session) {
+    if (session.ok()) *response = *std::move(session);
+    reactor->Finish(ToGrpcStatus(session.status()));
+  });
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* ControlService::GetSession(
-    grpc::CallbackServerContext* context, const v1::GetSessionRequest*,
-    v1::Session*) {
-  return NotBuilt(context, "GetSession", kSessions);
+    grpc::CallbackServerContext* context, const v1::GetSessionRequest* request,
+    v1::Session* response) {
+  absl::Status auth = Authorize(*context);
+  if (!auth.ok()) return FinishUnary(context, auth);
+  if (request->name().empty()) {
+    return FinishUnary(context, absl::InvalidArgumentError("name: is required"));
+  }
+  absl::StatusOr<std::shared_ptr<session::Session>> session =
+      sessions_.Find(request->name());
+  if (session.ok()) *response = (*session)->Describe();
+  return FinishUnary(context, session.status());
 }
 
 grpc::ServerUnaryReactor* ControlService::ListSessions(
     grpc::CallbackServerContext* context, const v1::ListSessionsRequest*,
-    v1::ListSessionsResponse*) {
-  return NotBuilt(context, "ListSessions", kSessions);
+    v1::ListSessionsResponse* response) {
+  absl::Status auth = Authorize(*context);
+  if (!auth.ok()) return FinishUnary(context, auth);
+  for (const auto& session : sessions_.List()) {
+    *response->add_sessions() = session->Describe();
+  }
+  return FinishUnary(context, absl::OkStatus());
 }
 
 grpc::ServerUnaryReactor* ControlService::DeleteSession(
-    grpc::CallbackServerContext* context, const v1::DeleteSessionRequest*,
+    grpc::CallbackServerContext* context, const v1::DeleteSessionRequest* request,
     v1::DeleteSessionResponse*) {
-  return NotBuilt(context, "DeleteSession", kSessions);
+  absl::Status auth = Authorize(*context);
+  if (!auth.ok()) return FinishUnary(context, auth);
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  sessions_.Delete(request->name(), request->kill_target(),
+                   [reactor](absl::Status status) {
+                     reactor->Finish(ToGrpcStatus(status));
+                   });
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* ControlService::Execute(
-    grpc::CallbackServerContext* context, const v1::ExecuteRequest*,
-    v1::ExecuteResponse*) {
-  return NotBuilt(context, "Execute", kSessions);
+    grpc::CallbackServerContext* context, const v1::ExecuteRequest* request,
+    v1::ExecuteResponse* response) {
+  absl::Status auth = Authorize(*context);
+  if (!auth.ok()) return FinishUnary(context, auth);
+  absl::StatusOr<std::shared_ptr<session::Session>> session =
+      sessions_.Find(request->session());
+  if (!session.ok()) return FinishUnary(context, session.status());
+  absl::Duration timeout = kDefaultExecuteTimeout;
+  if (request->has_timeout()) {
+    timeout = absl::Seconds(request->timeout().seconds()) +
+              absl::Nanoseconds(request->timeout().nanos());
+    if (timeout <= absl::ZeroDuration()) {
+      return FinishUnary(context, absl::InvalidArgumentError(
+                                      "timeout: must be positive"));
+    }
+  }
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  (*session)->Execute(
+      CallerIdentity(*context), request->command(), timeout,
+      [reactor, response](absl::StatusOr<session::ExecuteResult> result) {
+        if (result.ok()) {
+          response->set_output(result->output);
+          response->set_error(result->error);
+        }
+        reactor->Finish(ToGrpcStatus(result.status()));
+      });
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* ControlService::CreateServer(
@@ -92,7 +219,7 @@ grpc::ServerUnaryReactor* ControlService::CreateServer(
           "CreateServer: spec \"", transports::FormatServerSpec(*spec),
           "\" is valid, but ", kServers, "; the ",
           std::string(transports::TransportName(spec->transport)),
-          " transport and the sessions it serves (issue #3) are missing")));
+          " transport is missing")));
 }
 
 grpc::ServerUnaryReactor* ControlService::GetServer(
@@ -126,13 +253,14 @@ grpc::ServerUnaryReactor* ControlService::DisconnectClient(
 }
 
 grpc::ServerWriteReactor<v1::Event>* ControlService::WatchEvents(
-    grpc::CallbackServerContext* context, const v1::WatchEventsRequest*) {
+    grpc::CallbackServerContext* context, const v1::WatchEventsRequest* request) {
   absl::Status status = Authorize(*context);
-  if (status.ok()) {
-    status = absl::UnimplementedError(
-        absl::StrCat("WatchEvents: ", kSessions));
+  if (!status.ok()) return new FinishedWriter(ToGrpcStatus(status));
+  std::string session = request->session();
+  if (!session.empty() && !absl::StartsWith(session, "sessions/")) {
+    session = absl::StrCat("sessions/", session);
   }
-  return new FinishedWriter(ToGrpcStatus(status));
+  return new EventWriter(events_, std::move(session));
 }
 
 }  // namespace dbgd::server

@@ -1,7 +1,8 @@
 // dbgd.v1.Control, the control plane (DESIGN §3).
 //
 // Thread-safety: gRPC calls the handlers concurrently; the service holds no
-// mutable state of its own yet.
+// mutable state of its own (the SessionManager and EventBus are
+// thread-safe).
 
 #ifndef DBGD_SERVER_CONTROL_SERVICE_H_
 #define DBGD_SERVER_CONTROL_SERVICE_H_
@@ -11,13 +12,16 @@
 
 #include "absl/status/status.h"
 #include "dbgd/v1/control.grpc.pb.h"
+#include "server/event_bus.h"
+#include "server/session_manager.h"
 
 namespace dbgd::server {
 
 class ControlService final : public v1::Control::CallbackService {
  public:
   // `token`: bearer token every call must carry; empty = none required.
-  explicit ControlService(std::string token);
+  // `sessions` and `events` must outlive the service.
+  ControlService(std::string token, SessionManager& sessions, EventBus& events);
 
   grpc::ServerUnaryReactor* CreateSession(
       grpc::CallbackServerContext* context,
@@ -74,6 +78,8 @@ class ControlService final : public v1::Control::CallbackService {
 
   // Constant after construction.
   const std::string token_;
+  SessionManager& sessions_;
+  EventBus& events_;
 };
 
 }  // namespace dbgd::server

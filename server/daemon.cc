@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "common/notification.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/server_builder.h"
@@ -27,8 +28,12 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
 
   std::unique_ptr<Daemon> daemon(new Daemon());
   daemon->endpoint_ = *std::move(endpoint);
-  daemon->control_service_ =
-      std::make_unique<ControlService>(daemon->endpoint_.token);
+  daemon->loop_ = std::make_unique<EventLoop>(options.io_threads);
+  daemon->events_ = std::make_unique<EventBus>();
+  daemon->sessions_ = std::make_unique<SessionManager>(
+      daemon->loop_->context(), *daemon->events_);
+  daemon->control_service_ = std::make_unique<ControlService>(
+      daemon->endpoint_.token, *daemon->sessions_, *daemon->events_);
   daemon->discovery_service_ = std::make_unique<DiscoveryService>();
 
   grpc::EnableDefaultHealthCheckService(true);
@@ -75,18 +80,32 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   return daemon;
 }
 
-Daemon::~Daemon() {
-  if (server_ != nullptr) Shutdown(absl::ZeroDuration());
+Daemon::~Daemon() { Shutdown(absl::ZeroDuration()); }
+
+absl::StatusOr<v1::Session> Daemon::CreateSession(
+    const v1::CreateSessionRequest& request) {
+  dbgd::Notification done;
+  absl::StatusOr<v1::Session> result;
+  sessions_->Create(request, [&](absl::StatusOr<v1::Session> session) {
+    result = std::move(session);
+    done.Notify();
+  });
+  done.WaitForNotification();
+  return result;
 }
 
 void Daemon::Shutdown(absl::Duration grace) {
-  if (server_ == nullptr) return;
-  server_->GetHealthCheckService()->SetServingStatus(false);
-  server_->Shutdown(std::chrono::system_clock::now() +
-                    absl::ToChronoMilliseconds(grace));
-  server_->Wait();
-  server_.reset();
-  if (!endpoint_.unix_path.empty()) ::unlink(endpoint_.unix_path.c_str());
+  if (server_ != nullptr) {
+    server_->GetHealthCheckService()->SetServingStatus(false);
+    // Sessions first: their end completes any call still waiting on them.
+    sessions_->Shutdown(grace);
+    server_->Shutdown(std::chrono::system_clock::now() +
+                      absl::ToChronoMilliseconds(grace));
+    server_->Wait();
+    server_.reset();
+    if (!endpoint_.unix_path.empty()) ::unlink(endpoint_.unix_path.c_str());
+  }
+  if (loop_ != nullptr) loop_->Stop();
 }
 
 }  // namespace dbgd::server

@@ -9,17 +9,23 @@
 #include <memory>
 #include <string>
 
+#include <optional>
+
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/event_loop.h"
 #include "grpcpp/server.h"
 #include "server/control_endpoint.h"
 #include "server/control_service.h"
 #include "server/discovery_service.h"
+#include "server/event_bus.h"
+#include "server/session_manager.h"
 
 namespace dbgd::server {
 
 struct DaemonOptions {
   ControlListenOptions control;
+  int io_threads = 2;  // threads running the event loop
 };
 
 class Daemon {
@@ -36,9 +42,15 @@ class Daemon {
   Daemon& operator=(const Daemon&) = delete;
   ~Daemon();
 
-  // Shutdown marks health NOT_SERVING, refuses new calls, cancels calls
-  // still running after `grace`, waits for the handlers to return, and
-  // removes the control socket file. Idempotent.
+  // CreateSession creates a session as the control plane would and waits
+  // for it (used for the start-up session, as `cdb -server … program`).
+  absl::StatusOr<v1::Session> CreateSession(
+      const v1::CreateSessionRequest& request);
+
+  // Shutdown marks health NOT_SERVING, ends every session (engines leave
+  // their targets, then are killed if they linger), refuses new calls,
+  // cancels calls still running after `grace`, and removes the control
+  // socket file. Idempotent.
   void Shutdown(absl::Duration grace);
 
   // The address clients dial, e.g. `unix:/run/dbgd/control.sock` or
@@ -50,6 +62,9 @@ class Daemon {
 
   // Constant after Start.
   ControlEndpoint endpoint_;
+  std::unique_ptr<EventLoop> loop_;
+  std::unique_ptr<EventBus> events_;
+  std::unique_ptr<SessionManager> sessions_;
   std::string control_address_;
   std::unique_ptr<ControlService> control_service_;
   std::unique_ptr<DiscoveryService> discovery_service_;

@@ -7,6 +7,7 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,23 @@ ABSL_FLAG(bool, insecure_control, false,
 ABSL_FLAG(std::string, log_format, "text", "Log format: text or json.");
 ABSL_FLAG(std::string, log_level, "info",
           "Log level: trace, debug, info, warn, error, critical, off.");
+ABSL_FLAG(std::string, engine, "gdb",
+          "Engine of the start-up session: gdb, lldb or command.");
+ABSL_FLAG(std::string, launch, "",
+          "Start-up session: launch this program (stopped before it runs). "
+          "Its arguments follow `--` on the command line, or --args.");
+ABSL_FLAG(std::vector<std::string>, args, {},
+          "Comma-separated arguments for --launch (or put them after `--`).");
+ABSL_FLAG(int, attach, 0, "Start-up session: attach to this process ID.");
+ABSL_FLAG(std::string, core, "",
+          "Start-up session: open this core file (with --exe).");
+ABSL_FLAG(std::string, exe, "", "The executable that --core was dumped from.");
+ABSL_FLAG(std::string, remote_target, "",
+          "Start-up session: connect to a gdbstub at HOST:PORT (kernel mode, "
+          "e.g. QEMU -s) or a serial device.");
+ABSL_FLAG(std::string, server, "",
+          "Debugging servers for the start-up session: .server strings, "
+          "separated by ';'.");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(3),
           "On SIGTERM/SIGINT, how long running calls may take before they "
           "are cancelled.");
@@ -51,13 +69,61 @@ int Fail(const absl::Status& status) {
   return 2;
 }
 
+// StartupSession turns the start-up flags into a CreateSession request, or
+// nullopt when none names a target. `extra_args` are the positional
+// arguments after `--`.
+absl::StatusOr<std::optional<dbgd::v1::CreateSessionRequest>> StartupSession(
+    const std::vector<std::string>& extra_args) {
+  dbgd::v1::CreateSessionRequest request;
+  request.set_engine(absl::GetFlag(FLAGS_engine));
+  dbgd::v1::Target& target = *request.mutable_target();
+  int targets = 0;
+  if (!absl::GetFlag(FLAGS_launch).empty()) {
+    ++targets;
+    dbgd::v1::LaunchTarget& launch = *target.mutable_launch();
+    launch.set_program(absl::GetFlag(FLAGS_launch));
+    for (const std::string& arg : absl::GetFlag(FLAGS_args)) launch.add_args(arg);
+    for (const std::string& arg : extra_args) launch.add_args(arg);
+  } else if (!extra_args.empty() || !absl::GetFlag(FLAGS_args).empty()) {
+    return absl::InvalidArgumentError("args: given without --launch");
+  }
+  if (absl::GetFlag(FLAGS_attach) != 0) {
+    ++targets;
+    target.mutable_attach()->set_pid(absl::GetFlag(FLAGS_attach));
+  }
+  if (!absl::GetFlag(FLAGS_core).empty() || !absl::GetFlag(FLAGS_exe).empty()) {
+    ++targets;
+    target.mutable_crash_dump()->set_core_file(absl::GetFlag(FLAGS_core));
+    target.mutable_crash_dump()->set_executable(absl::GetFlag(FLAGS_exe));
+  }
+  if (!absl::GetFlag(FLAGS_remote_target).empty()) {
+    ++targets;
+    target.mutable_remote()->set_address(absl::GetFlag(FLAGS_remote_target));
+  }
+  if (targets > 1) {
+    return absl::InvalidArgumentError(
+        "launch, attach, core, remote_target: give at most one target");
+  }
+  if (targets == 0) {
+    if (!absl::GetFlag(FLAGS_server).empty()) {
+      return absl::InvalidArgumentError(
+          "server: needs a start-up session (--launch, --attach, --core or "
+          "--remote_target)");
+    }
+    return std::nullopt;
+  }
+  return request;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "dbgd: a debugging-server daemon controlled over gRPC.\n"
       "Usage: dbgd [flags]   (see --help)");
-  absl::ParseCommandLine(argc, argv);
+  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  const std::vector<std::string> extra_args(positional.begin() + 1,
+                                            positional.end());
 
   if (absl::Status logging = dbgd::server::SetUpLogging(
           absl::GetFlag(FLAGS_log_format), absl::GetFlag(FLAGS_log_level));
@@ -75,6 +141,14 @@ int main(int argc, char** argv) {
   // A peer that vanishes mid-write must cost an error code, not the process.
   signal(SIGPIPE, SIG_IGN);
 
+  absl::StatusOr<std::optional<dbgd::v1::CreateSessionRequest>> startup =
+      StartupSession(extra_args);
+  if (!startup.ok()) return Fail(startup.status());
+  if (!absl::GetFlag(FLAGS_server).empty()) {
+    return Fail(absl::UnimplementedError(
+        "server: debugging servers are not built yet (issue #4)"));
+  }
+
   dbgd::server::DaemonOptions options;
   options.control.address = absl::GetFlag(FLAGS_control_listen);
   options.control.tls_cert_file = absl::GetFlag(FLAGS_control_tls_cert);
@@ -88,6 +162,18 @@ int main(int argc, char** argv) {
   if (!daemon.ok()) {
     spdlog::error("cannot start: {}", daemon.status().message());
     return Fail(daemon.status());
+  }
+  if (startup->has_value()) {
+    absl::StatusOr<dbgd::v1::Session> session =
+        (*daemon)->CreateSession(**startup);
+    if (!session.ok()) {
+      spdlog::error("start-up session: {}", session.status().message());
+      (*daemon)->Shutdown(absl::ZeroDuration());
+      return Fail(session.status());
+    }
+    spdlog::info("{} ready: {} on {} (pid {})", session->name(),
+                 session->engine(), session->display_name(),
+                 session->engine_pid());
   }
   spdlog::info("dbgd ready (pid {})", ::getpid());
 

@@ -14,6 +14,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "client/control_channel.h"
@@ -149,12 +150,12 @@ TEST(DaemonTest, UnbuiltRpcsAnswerUnimplementedNamingTheIssue) {
   ASSERT_TRUE(WaitServing(*channel)) << daemon->output();
 
   auto control = v1::Control::NewStub(channel->channel());
-  v1::ListSessionsResponse sessions;
+  v1::ListServersResponse servers;
   grpc::Status status =
-      control->ListSessions(channel->NewContext(absl::Seconds(5)).get(),
-                            v1::ListSessionsRequest(), &sessions);
+      control->ListServers(channel->NewContext(absl::Seconds(5)).get(),
+                           v1::ListServersRequest(), &servers);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
-  EXPECT_THAT(status.error_message(), HasSubstr("issue #3"));
+  EXPECT_THAT(status.error_message(), HasSubstr("issue #4"));
 
   auto discovery = v1::Discovery::NewStub(channel->channel());
   v1::SearchServersResponse found;
@@ -291,6 +292,100 @@ TEST(DaemonTest, DbgctlReportsHealthAndTheDaemonsErrors) {
   EXPECT_THAT(usage.output, HasSubstr("unknown command"));
   channel.reset();
   ExpectCleanExit(*daemon);
+}
+
+std::string Target() { return RunfilePath("tests/programs/target"); }
+
+TEST(DaemonTest, DbgctlDrivesASessionByHand) {
+  testing::SocketDir dir;
+  const std::string socket = dir.Join("control.sock");
+  std::unique_ptr<Subprocess> daemon =
+      StartDaemon({"--control_listen=unix:" + socket});
+  const std::string addr = "--addr=unix:" + socket;
+
+  // WatchEvents sees what follows.
+  auto channel = Connect({.address = "unix:" + socket});
+  auto stub = v1::Control::NewStub(channel->channel());
+  std::unique_ptr<grpc::ClientContext> watch_context =
+      channel->NewContext(absl::Seconds(60));
+  auto events = stub->WatchEvents(watch_context.get(), v1::WatchEventsRequest());
+
+  testing::Completed created = testing::RunToCompletion(
+      {Dbgctl(), addr, "create-session", "--launch=" + Target(), "--", "crash"});
+  ASSERT_EQ(WEXITSTATUS(created.status), 0) << created.output;
+  EXPECT_THAT(created.output, HasSubstr("sessions/1: gdb, launch"));
+
+  testing::Completed brk = testing::RunToCompletion(
+      {Dbgctl(), addr, "exec", "1", "break", "crash_here"});
+  EXPECT_THAT(brk.output, HasSubstr("Breakpoint 1 at"));
+  testing::Completed run =
+      testing::RunToCompletion({Dbgctl(), addr, "exec", "1", "run"});
+  EXPECT_THAT(run.output, HasSubstr("Breakpoint 1, crash_here ()"));
+  testing::Completed bt =
+      testing::RunToCompletion({Dbgctl(), addr, "exec", "sessions/1", "bt"});
+  EXPECT_THAT(bt.output, HasSubstr("#0  crash_here ()"));
+  testing::Completed bad =
+      testing::RunToCompletion({Dbgctl(), addr, "exec", "1", "frobnicate"});
+  EXPECT_EQ(WEXITSTATUS(bad.status), 1);
+  EXPECT_THAT(bad.output, HasSubstr("Undefined command"));
+
+  testing::Completed listed =
+      testing::RunToCompletion({Dbgctl(), addr, "sessions"});
+  EXPECT_THAT(listed.output, HasSubstr("sessions/1  gdb  READY"));
+
+  testing::Completed ended = testing::RunToCompletion(
+      {Dbgctl(), addr, "end-session", "1"});
+  EXPECT_EQ(WEXITSTATUS(ended.status), 0) << ended.output;
+  testing::Completed none =
+      testing::RunToCompletion({Dbgctl(), addr, "sessions"});
+  EXPECT_THAT(none.output, HasSubstr("No sessions."));
+
+  std::vector<std::string> seen;
+  v1::Event event;
+  while (seen.size() < 10 && events->Read(&event)) {
+    seen.push_back(v1::Event::Kind_Name(event.kind()) + " " + event.message());
+    if (event.kind() == v1::Event::SESSION_ENDED) break;
+  }
+  watch_context->TryCancel();
+  const std::string all = absl::StrJoin(seen, "\n");
+  EXPECT_THAT(all, HasSubstr("SESSION_CREATED"));
+  EXPECT_THAT(all, HasSubstr("COMMAND"));
+  EXPECT_THAT(all, HasSubstr(": break crash_here"));
+  EXPECT_THAT(all, HasSubstr("SESSION_ENDED"));
+  events.reset();
+  stub.reset();
+  channel.reset();
+  ExpectCleanExit(*daemon);
+}
+
+TEST(DaemonTest, StartupFlagsCreateTheDefaultSession) {
+  testing::SocketDir dir;
+  const std::string socket = dir.Join("control.sock");
+  std::unique_ptr<Subprocess> daemon = StartDaemon(
+      {"--control_listen=unix:" + socket, "--launch=" + Target(), "--", "loop"});
+  ASSERT_TRUE(daemon->WaitForOutput("sessions/1 ready", absl::Seconds(1)))
+      << daemon->output();
+  testing::Completed info = testing::RunToCompletion(
+      {Dbgctl(), "--addr=unix:" + socket, "exec", "1", "info", "line", "spin"});
+  EXPECT_THAT(info.output, HasSubstr("target.c"));
+  ExpectCleanExit(*daemon);
+}
+
+TEST(DaemonTest, StartupSessionErrorsStopTheDaemon) {
+  testing::SocketDir dir;
+  testing::Completed run = testing::RunToCompletion(
+      {Dbgd(), "--control_listen=unix:" + dir.Join("c.sock"),
+       "--launch=/nonexistent/program"},
+      absl::Seconds(20));
+  EXPECT_NE(WEXITSTATUS(run.status), 0);
+  EXPECT_THAT(run.output, HasSubstr("launch.program"));
+
+  testing::Completed two = testing::RunToCompletion(
+      {Dbgd(), "--control_listen=unix:" + dir.Join("c.sock"), "--attach=1",
+       "--remote_target=127.0.0.1:1"},
+      absl::Seconds(20));
+  EXPECT_NE(WEXITSTATUS(two.status), 0);
+  EXPECT_THAT(two.output, HasSubstr("at most one target"));
 }
 
 TEST(DaemonTest, DbgctlFailsClearlyWhenNoDaemonIsRunning) {

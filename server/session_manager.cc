@@ -1,0 +1,118 @@
+#include "server/session_manager.h"
+
+#include <atomic>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/strip.h"
+#include "absl/strings/str_cat.h"
+#include "common/notification.h"
+
+namespace dbgd::server {
+
+SessionManager::SessionManager(asio::io_context& io, EventBus& events)
+    : io_(io), events_(events) {}
+
+void SessionManager::Create(
+    const v1::CreateSessionRequest& request,
+    std::function<void(absl::StatusOr<v1::Session>)> done) {
+  session::SessionOptions options;
+  {
+    MutexLock lock(&mu_);
+    options.id = absl::StrCat(next_id_++);
+  }
+  options.engine = request.engine();
+  options.target = request.target();
+  options.display_name = request.display_name();
+  if (request.history_bytes() < 0) {
+    done(absl::InvalidArgumentError("history_bytes: must not be negative"));
+    return;
+  }
+  options.history_bytes = static_cast<size_t>(request.history_bytes());
+  session::Session::Start(
+      io_, std::move(options),
+      [this](const v1::Event& event) { events_.Publish(event); },
+      [this, done = std::move(done)](
+          absl::StatusOr<std::shared_ptr<session::Session>> session) {
+        if (!session.ok()) {
+          done(session.status());
+          return;
+        }
+        uint64_t id = 0;
+        (void)absl::SimpleAtoi((*session)->id(), &id);
+        {
+          MutexLock lock(&mu_);
+          sessions_.emplace(id, *session);
+        }
+        done((*session)->Describe());
+      });
+}
+
+absl::StatusOr<std::shared_ptr<session::Session>> SessionManager::Find(
+    const std::string& name) const {
+  MutexLock lock(&mu_);
+  if (name.empty()) {
+    if (sessions_.size() == 1) return sessions_.begin()->second;
+    return absl::FailedPreconditionError(absl::StrCat(
+        "session: name one; the daemon has ", sessions_.size(), " sessions"));
+  }
+  absl::string_view id = name;
+  absl::ConsumePrefix(&id, "sessions/");
+  uint64_t number = 0;
+  if (!absl::SimpleAtoi(id, &number)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "session: \"", name, "\" is not sessions/ID"));
+  }
+  auto it = sessions_.find(number);
+  if (it == sessions_.end()) {
+    return absl::NotFoundError(absl::StrCat("session ", name, " not found"));
+  }
+  return it->second;
+}
+
+std::vector<std::shared_ptr<session::Session>> SessionManager::List() const {
+  MutexLock lock(&mu_);
+  std::vector<std::shared_ptr<session::Session>> list;
+  for (const auto& [id, session] : sessions_) list.push_back(session);
+  return list;
+}
+
+void SessionManager::Delete(const std::string& name, bool kill_target,
+                            std::function<void(absl::Status)> done) {
+  if (name.empty()) {
+    done(absl::InvalidArgumentError("name: is required"));
+    return;
+  }
+  absl::StatusOr<std::shared_ptr<session::Session>> session = Find(name);
+  if (!session.ok()) {
+    done(session.status());
+    return;
+  }
+  (*session)->Delete(kill_target, [this, session = *session,
+                                   done = std::move(done)] {
+    uint64_t id = 0;
+    (void)absl::SimpleAtoi(session->id(), &id);
+    {
+      MutexLock lock(&mu_);
+      sessions_.erase(id);
+    }
+    done(absl::OkStatus());
+  });
+}
+
+void SessionManager::Shutdown(absl::Duration timeout) {
+  std::vector<std::shared_ptr<session::Session>> sessions = List();
+  auto remaining = std::make_shared<std::atomic<size_t>>(sessions.size());
+  auto all_gone = std::make_shared<dbgd::Notification>();
+  if (sessions.empty()) return;
+  for (const auto& session : sessions) {
+    session->Delete(/*kill_target=*/false, [remaining, all_gone] {
+      if (--*remaining == 0) all_gone->Notify();
+    });
+  }
+  all_gone->WaitForNotificationWithTimeout(timeout);
+  MutexLock lock(&mu_);
+  sessions_.clear();
+}
+
+}  // namespace dbgd::server

@@ -1,0 +1,33 @@
+#include "session/engine.h"
+
+#include "absl/strings/str_cat.h"
+#include "session/command_engine.h"
+#include "session/gdb_engine.h"
+
+namespace dbgd::session {
+
+absl::StatusOr<std::unique_ptr<Engine>> MakeEngine(const std::string& name,
+                                                   Strand& strand) {
+  if (name.empty() || name == "gdb") {
+    absl::StatusOr<std::string> gdb = FindProgram("gdb", "gdb");
+    if (!gdb.ok()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("engine gdb: ", gdb.status().message()));
+    }
+    return MakeGdbEngine(strand, *gdb);
+  }
+  if (name == "lldb") {
+    absl::StatusOr<std::string> lldb = FindProgram("lldb", "lldb");
+    if (!lldb.ok()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("engine lldb: ", lldb.status().message()));
+    }
+    return absl::UnimplementedError(
+        "engine lldb: hosting LLDB is not built yet (issue #3)");
+  }
+  if (name == "command") return MakeCommandEngine();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "engine: unknown engine \"", name, "\"; use gdb, lldb or command"));
+}
+
+}  // namespace dbgd::session

@@ -1,0 +1,480 @@
+#include "session/gdb_engine.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <array>
+#include <deque>
+#include <map>
+#include <optional>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "asio/posix/stream_descriptor.hpp"
+#include "asio/steady_timer.hpp"
+#include "session/async_writer.h"
+#include "session/mi.h"
+
+namespace dbgd::session {
+namespace {
+
+// How long GDB may take to open its MI channel after it starts.
+constexpr absl::Duration kStartupTimeout = absl::Seconds(20);
+// How long each set-up or shutdown command may take.
+constexpr absl::Duration kSetupTimeout = absl::Seconds(30);
+constexpr absl::Duration kStopCommandTimeout = absl::Seconds(3);
+
+absl::Status CheckFile(absl::string_view field, const std::string& path) {
+  if (path.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": is required"));
+  }
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    return absl::NotFoundError(
+        absl::StrCat(field, ": ", path, ": ", std::strerror(errno)));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": ", path, " is not a regular file"));
+  }
+  return absl::OkStatus();
+}
+
+bool HasLineBreak(absl::string_view text) {
+  return text.find_first_of("\r\n") != absl::string_view::npos;
+}
+
+// One MI command in flight or waiting.
+struct Command {
+  std::string mi;  // the MI command without token and newline
+  absl::Duration timeout;
+  std::function<void(absl::StatusOr<ExecuteResult>)> done;
+  // Filled while it runs.
+  uint64_t token = 0;
+  std::string output;
+  std::string unseen_output;
+  bool running = false;  // got ^running: wait for *stopped
+};
+
+class GdbEngine final : public Engine {
+ public:
+  GdbEngine(Strand& strand, std::string gdb_path)
+      : strand_(strand),
+        gdb_path_(std::move(gdb_path)),
+        mi_(strand),
+        timer_(strand) {}
+
+  std::string name() const override { return "gdb"; }
+
+  absl::StatusOr<SpawnOptions> Prepare(const v1::Target& target) override {
+    target_ = target;
+    SpawnOptions options;
+    options.argv = {gdb_path_, "-q", "-nx",
+                    // A shared console cannot answer y/n questions or
+                    // page; clients are terminals of unknown width.
+                    "-iex", "set pagination off", "-iex", "set confirm off",
+                    "-iex", "set width 0", "-iex", "set height 0",
+                    "-iex", "set style enabled off",
+                    // A refused gdbstub is reported after 5 s, not 15.
+                    "-iex", "set tcp connect-timeout 5"};
+    switch (target.kind_case()) {
+      case v1::Target::kLaunch: {
+        const v1::LaunchTarget& launch = target.launch();
+        if (launch.program().empty()) {
+          return absl::InvalidArgumentError("launch.program: is required");
+        }
+        absl::StatusOr<std::string> program =
+            FindProgram(launch.program(), launch.program());
+        if (!program.ok()) {
+          return absl::NotFoundError(
+              absl::StrCat("launch.program: ", program.status().message()));
+        }
+        if (!launch.cwd().empty()) {
+          struct stat st;
+          if (::stat(launch.cwd().c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+            return absl::NotFoundError(absl::StrCat(
+                "launch.cwd: ", launch.cwd(), " is not a directory"));
+          }
+          options.cwd = launch.cwd();
+        }
+        for (const auto& [key, value] : launch.env()) {
+          if (key.empty() || key.find('=') != std::string::npos ||
+              HasLineBreak(key) || HasLineBreak(value)) {
+            return absl::InvalidArgumentError(absl::StrCat(
+                "launch.env: \"", key,
+                "\" must be a non-empty name without '=' or line breaks, "
+                "with a one-line value"));
+          }
+          // Set for the program only, not for GDB itself.
+          options.argv.insert(options.argv.end(),
+                              {"-iex", absl::StrCat("set environment ", key,
+                                                    "=", value)});
+        }
+        for (const std::string& arg : launch.args()) {
+          if (HasLineBreak(arg)) {
+            return absl::InvalidArgumentError(
+                "launch.args: an argument contains a line break");
+          }
+        }
+        mi_tty_args_at_ = options.argv.size();
+        if (launch.run()) options.argv.insert(options.argv.end(), {"-ex", "run"});
+        options.argv.push_back("--args");
+        options.argv.push_back(*program);
+        options.argv.insert(options.argv.end(), launch.args().begin(),
+                            launch.args().end());
+        break;
+      }
+      case v1::Target::kAttach:
+        if (target.attach().pid() <= 0) {
+          return absl::InvalidArgumentError(
+              "attach.pid: must be a positive process ID");
+        }
+        if (::kill(target.attach().pid(), 0) != 0 && errno == ESRCH) {
+          return absl::NotFoundError(absl::StrCat(
+              "attach.pid: no process ", target.attach().pid()));
+        }
+        break;
+      case v1::Target::kCrashDump: {
+        absl::Status core =
+            CheckFile("crash_dump.core_file", target.crash_dump().core_file());
+        if (!core.ok()) return core;
+        absl::Status exe = CheckFile("crash_dump.executable",
+                                     target.crash_dump().executable());
+        if (!exe.ok()) return exe;
+        break;
+      }
+      case v1::Target::kRemote:
+        if (target.remote().address().empty() ||
+            target.remote().address().find_first_of(" \t\r\n") !=
+                std::string::npos) {
+          return absl::InvalidArgumentError(
+              "remote.address: must be HOST:PORT or a serial device path");
+        }
+        break;
+      case v1::Target::KIND_NOT_SET:
+        return absl::InvalidArgumentError(
+            "target: one of launch, attach, crash_dump or remote is required");
+    }
+    if (mi_tty_args_at_ == 0) mi_tty_args_at_ = options.argv.size();
+
+    absl::StatusOr<PtyPair> mi = OpenPty(PtyMode::kRaw);
+    if (!mi.ok()) return mi.status();
+    mi_slave_ = std::move(mi->slave);
+    mi_.assign(mi->master.release());
+    // The MI UI must exist before any `-ex run` so that it sees the stop.
+    options.argv.insert(options.argv.begin() + mi_tty_args_at_,
+                        {"-ex", absl::StrCat("new-ui mi3 ", mi->slave_path)});
+    return options;
+  }
+
+  void Start(pid_t, std::weak_ptr<void> anchor,
+             std::function<void(absl::Status)> done) override {
+    anchor_ = std::move(anchor);
+    writer_.emplace(mi_, anchor_, [this](std::error_code error) {
+      FailAll(absl::UnavailableError(
+          absl::StrCat("gdb's MI channel failed: ", error.message())));
+    });
+    start_done_ = std::move(done);
+    ReadMi();
+    // Until the first prompt, the UI is not there; if it never comes, GDB
+    // could not open it.
+    ArmTimer(kStartupTimeout, [this] {
+      if (start_done_) {
+        Finish(start_done_, absl::DeadlineExceededError(absl::StrCat(
+                                "gdb did not open its MI channel within ",
+                                absl::FormatDuration(kStartupTimeout))));
+      }
+    });
+  }
+
+  void Execute(const std::string& command, absl::Duration timeout,
+               std::function<void(absl::StatusOr<ExecuteResult>)> done) override {
+    Enqueue(absl::StrCat("-interpreter-exec console ", MiQuote(command)),
+            timeout, std::move(done));
+  }
+
+  void Stop(bool kill_target, std::function<void()> done) override {
+    std::vector<std::string> commands;
+    switch (target_.kind_case()) {
+      case v1::Target::kLaunch:
+        commands.push_back("kill");  // we started it; it ends with us
+        break;
+      case v1::Target::kAttach:
+      case v1::Target::kRemote:
+        commands.push_back(kill_target ? "kill" : "detach");
+        break;
+      default:
+        break;
+    }
+    auto remaining = std::make_shared<size_t>(commands.size() + 1);
+    auto step = [remaining, done = std::move(done)](
+                    absl::StatusOr<ExecuteResult>) {
+      if (--*remaining == 0) done();
+    };
+    for (const std::string& command : commands) {
+      Enqueue(absl::StrCat("-interpreter-exec console ", MiQuote(command)),
+              kStopCommandTimeout, step);
+    }
+    Enqueue("-gdb-exit", kStopCommandTimeout, step);
+  }
+
+  std::vector<pid_t> LaunchedInferiors() const override { return inferiors_; }
+
+  bool InterruptTarget() override {
+    if (!target_running_ || !writer_) return false;
+    if (!process_ids_.empty()) {
+      // A command from the MI UI resumed the target, and that UI reads no
+      // input until it stops; but GDB stops a traced process at any signal,
+      // and reports SIGINT as Ctrl+C would.
+      for (const auto& [group, pid] : process_ids_) ::kill(pid, SIGINT);
+    } else {
+      // A remote target has no local process. Untokened: its ^done matches
+      // no command and is ignored.
+      writer_->Write("-exec-interrupt --all\n");
+    }
+    return true;
+  }
+
+  void Shutdown() override {
+    std::error_code ignored;
+    timer_.cancel();
+    mi_.close(ignored);
+    mi_slave_.reset();
+    FailAll(absl::UnavailableError("gdb exited"));
+  }
+
+ private:
+  template <typename T>
+  void Finish(std::function<void(T)>& callback, T value) {
+    auto run = std::move(callback);
+    callback = nullptr;
+    run(std::move(value));
+  }
+
+  void ArmTimer(absl::Duration after, std::function<void()> fire) {
+    std::shared_ptr<void> anchor = anchor_.lock();
+    if (anchor == nullptr) return;
+    timer_.expires_after(absl::ToChronoNanoseconds(after));
+    timer_.async_wait([this, anchor, fire = std::move(fire)](std::error_code error) {
+      if (!error) fire();
+    });
+  }
+
+  void ReadMi() {
+    std::shared_ptr<void> anchor = anchor_.lock();
+    if (anchor == nullptr) return;
+    mi_.async_read_some(asio::buffer(read_buffer_),
+                        [this, anchor](std::error_code error, size_t n) {
+                          if (error) {
+                            FailAll(absl::UnavailableError(
+                                "gdb's MI channel closed"));
+                            return;
+                          }
+                          lines_.Append(absl::string_view(read_buffer_.data(), n));
+                          while (std::optional<std::string> line = lines_.NextLine()) {
+                            OnLine(*line);
+                          }
+                          ReadMi();
+                        });
+  }
+
+  void OnLine(const std::string& line) {
+    absl::StatusOr<MiRecord> parsed = ParseMiRecord(line);
+    if (!parsed.ok()) return;  // not MI (e.g. a stray message); ignore
+    const MiRecord& record = *parsed;
+    Command* current = in_flight_ ? &*in_flight_ : nullptr;
+    switch (record.type) {
+      case MiRecord::Type::kPrompt:
+        if (start_done_ && !setup_started_) {
+          setup_started_ = true;
+          timer_.cancel();
+          SetUpTarget();
+        }
+        return;
+      case MiRecord::Type::kConsoleStream:
+      case MiRecord::Type::kTargetStream:
+        if (current != nullptr) {
+          current->output += record.text;
+          if (!current->running) current->unseen_output += record.text;
+        }
+        return;
+      case MiRecord::Type::kLogStream:
+        return;  // GDB's own echo of errors; ^error carries the message
+      case MiRecord::Type::kNotifyAsync:
+        if (record.result_class == "thread-group-started") {
+          int pid = 0;
+          if (absl::SimpleAtoi(record.results.FindString("pid"), &pid) && pid > 0 &&
+              target_.kind_case() != v1::Target::kRemote) {
+            process_ids_[record.results.FindString("id")] = pid;
+            if (target_.kind_case() == v1::Target::kLaunch) inferiors_.push_back(pid);
+          }
+        } else if (record.result_class == "thread-group-exited") {
+          process_ids_.erase(record.results.FindString("id"));
+        }
+        return;
+      case MiRecord::Type::kExecAsync:
+        // Every UI hears of these, whichever UI resumed the target.
+        if (record.result_class == "running") target_running_ = true;
+        if (record.result_class == "stopped") target_running_ = false;
+        if (record.result_class == "stopped" && current != nullptr &&
+            current->running) {
+          Complete(ExecuteResult{current->output, "", current->unseen_output});
+        }
+        return;
+      case MiRecord::Type::kStatusAsync:
+        return;
+      case MiRecord::Type::kResult:
+        if (current == nullptr || record.token != current->token) return;
+        if (record.result_class == "running") {
+          current->running = true;  // complete on *stopped
+          return;
+        }
+        if (record.result_class == "error") {
+          Complete(ExecuteResult{current->output,
+                                 record.results.FindString("msg"),
+                                 current->unseen_output});
+          return;
+        }
+        Complete(ExecuteResult{current->output, "", current->unseen_output});
+        return;
+    }
+  }
+
+  // SetUpTarget opens attach / core / remote targets through MI, so that a
+  // failure is reported as GDB's own error message.
+  void SetUpTarget() {
+    auto fail = [this](absl::string_view field, const std::string& message) {
+      if (start_done_) {
+        Finish(start_done_, absl::FailedPreconditionError(
+                                absl::StrCat(field, ": ", message)));
+      }
+    };
+    auto check = [this, fail](std::string field,
+                              std::function<void()> next) {
+      return [this, fail, field = std::move(field), next = std::move(next)](
+                 absl::StatusOr<ExecuteResult> result) {
+        if (!result.ok()) {
+          fail(field, std::string(result.status().message()));
+        } else if (!result->error.empty()) {
+          fail(field, result->error);
+        } else {
+          next();
+        }
+      };
+    };
+    auto ready = [this] {
+      if (start_done_) Finish(start_done_, absl::OkStatus());
+    };
+    switch (target_.kind_case()) {
+      case v1::Target::kAttach:
+        Enqueue(absl::StrCat("-target-attach ", target_.attach().pid()),
+                kSetupTimeout,
+                check(absl::StrCat("attach.pid ", target_.attach().pid()), ready));
+        break;
+      case v1::Target::kCrashDump: {
+        const std::string core = target_.crash_dump().core_file();
+        Enqueue(absl::StrCat("-file-exec-and-symbols ",
+                             MiQuote(target_.crash_dump().executable())),
+                kSetupTimeout,
+                check("crash_dump.executable", [this, core, check, ready] {
+                  // -target-select splits its arguments at spaces; the
+                  // console command takes the rest of the line as the path.
+                  Enqueue(absl::StrCat("-interpreter-exec console ",
+                                       MiQuote(absl::StrCat("core-file ", core))),
+                          kSetupTimeout, check("crash_dump.core_file", ready));
+                }));
+        break;
+      }
+      case v1::Target::kRemote:
+        Enqueue(absl::StrCat("-target-select remote ",
+                             target_.remote().address()),
+                kSetupTimeout, check("remote.address", ready));
+        break;
+      default:
+        ready();
+    }
+  }
+
+  void Enqueue(std::string mi, absl::Duration timeout,
+               std::function<void(absl::StatusOr<ExecuteResult>)> done) {
+    queue_.push_back(Command{std::move(mi), timeout, std::move(done)});
+    if (!in_flight_) SendNext();
+  }
+
+  void SendNext() {
+    if (in_flight_ || queue_.empty() || !writer_) return;
+    in_flight_ = std::move(queue_.front());
+    queue_.pop_front();
+    in_flight_->token = ++last_token_;
+    writer_->Write(absl::StrCat(in_flight_->token, in_flight_->mi, "\n"));
+    const uint64_t token = in_flight_->token;
+    ArmTimer(in_flight_->timeout, [this, token] {
+      if (in_flight_ && in_flight_->token == token) {
+        // The command may still finish later; its result will be ignored
+        // (tokens differ) and the next command proceeds.
+        auto done = std::move(in_flight_->done);
+        in_flight_.reset();
+        done(absl::DeadlineExceededError(
+            "the command did not finish in time; it may still be running"));
+        SendNext();
+      }
+    });
+  }
+
+  void Complete(ExecuteResult result) {
+    timer_.cancel();
+    auto done = std::move(in_flight_->done);
+    in_flight_.reset();
+    done(std::move(result));
+    SendNext();
+  }
+
+  void FailAll(const absl::Status& status) {
+    if (start_done_) Finish(start_done_, status);
+    std::deque<Command> failed = std::move(queue_);
+    queue_.clear();
+    if (in_flight_) {
+      failed.push_front(std::move(*in_flight_));
+      in_flight_.reset();
+    }
+    for (Command& command : failed) command.done(status);
+  }
+
+  // Constant after construction.
+  Strand& strand_;
+  const std::string gdb_path_;
+
+  // All below is used on strand_ only.
+  v1::Target target_;
+  size_t mi_tty_args_at_ = 0;
+  asio::posix::stream_descriptor mi_;
+  UniqueFd mi_slave_;  // kept open so the MI pty stays up while GDB opens it
+  asio::steady_timer timer_;
+  std::weak_ptr<void> anchor_;
+  std::optional<AsyncWriter<asio::posix::stream_descriptor>> writer_;
+  std::array<char, 16 * 1024> read_buffer_;
+  MiLineBuffer lines_;
+  std::function<void(absl::Status)> start_done_;
+  bool setup_started_ = false;
+  std::deque<Command> queue_;
+  std::optional<Command> in_flight_;
+  uint64_t last_token_ = 0;
+  std::vector<pid_t> inferiors_;
+  // Live local processes by thread group ("i1"), for InterruptTarget.
+  std::map<std::string, pid_t> process_ids_;
+  bool target_running_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Engine> MakeGdbEngine(Strand& strand, std::string gdb_path) {
+  return std::make_unique<GdbEngine>(strand, std::move(gdb_path));
+}
+
+}  // namespace dbgd::session

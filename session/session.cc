@@ -1,0 +1,363 @@
+#include "session/session.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "asio/post.hpp"
+#include "google/protobuf/util/time_util.h"
+#include "session/pty.h"
+
+namespace dbgd::session {
+namespace {
+
+constexpr size_t kDefaultHistoryBytes = 64 * 1024;
+// After the engine was asked to leave, how long before it is killed.
+constexpr absl::Duration kStopGrace = absl::Seconds(5);
+
+std::string DescribeExit(const std::string& engine, int wait_status) {
+  if (WIFEXITED(wait_status)) {
+    return absl::StrCat(engine, " exited with status ", WEXITSTATUS(wait_status));
+  }
+  if (WIFSIGNALED(wait_status)) {
+    return absl::StrCat(engine, " was killed by signal ", WTERMSIG(wait_status),
+                        " (", strsignal(WTERMSIG(wait_status)), ")");
+  }
+  return absl::StrCat(engine, " ended (wait status ", wait_status, ")");
+}
+
+std::string DefaultDisplayName(const v1::Target& target) {
+  switch (target.kind_case()) {
+    case v1::Target::kLaunch:
+      return target.launch().program();
+    case v1::Target::kAttach:
+      return absl::StrCat("pid ", target.attach().pid());
+    case v1::Target::kCrashDump:
+      return absl::StrCat("core ", target.crash_dump().core_file());
+    case v1::Target::kRemote:
+      return absl::StrCat("remote ", target.remote().address());
+    case v1::Target::KIND_NOT_SET:
+      break;
+  }
+  return "session";
+}
+
+google::protobuf::Timestamp ToProto(absl::Time time) {
+  return google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
+      absl::ToUnixNanos(time));
+}
+
+}  // namespace
+
+void Session::Start(asio::io_context& io, SessionOptions options,
+                    EventSink events, Ready ready) {
+  std::shared_ptr<Session> session(
+      new Session(io, std::move(options), std::move(events)));
+  asio::post(session->strand_, [session, ready = std::move(ready)]() mutable {
+    session->Launch(std::move(ready));
+  });
+}
+
+Session::Session(asio::io_context& io, SessionOptions options,
+                 EventSink events)
+    : options_(std::move(options)),
+      events_(std::move(events)),
+      strand_(asio::make_strand(io)),
+      create_time_(absl::Now()),
+      console_(strand_),
+      pidfd_(strand_),
+      kill_timer_(strand_) {
+  HubOptions hub_options;
+  hub_options.history_bytes = options_.history_bytes > 0
+                                  ? options_.history_bytes
+                                  : kDefaultHistoryBytes;
+  hub_ = std::make_unique<Hub>(hub_options, this);
+  hub_->SetMembershipObserver([this](const MembershipEvent& event) {
+    switch (event.kind) {
+      case MembershipEvent::Kind::kJoined:
+        Emit(v1::Event::CLIENT_CONNECTED,
+             absl::StrCat(event.identity, " connected"));
+        break;
+      case MembershipEvent::Kind::kLeft:
+      case MembershipEvent::Kind::kDropped:
+        Emit(v1::Event::CLIENT_DISCONNECTED,
+             absl::StrCat(event.identity, " disconnected: ", event.reason));
+        break;
+    }
+  });
+}
+
+Session::~Session() = default;
+
+void Session::Launch(Ready ready) {
+  ready_ = std::move(ready);
+  auto fail = [this](const absl::Status& status) {
+    SetState(v1::Session::FAILED, std::string(status.message()));
+    Ready ready = std::move(ready_);
+    ready_ = nullptr;
+    ready(status);
+  };
+
+  absl::StatusOr<std::unique_ptr<Engine>> engine =
+      MakeEngine(options_.engine, strand_);
+  if (!engine.ok()) return fail(engine.status());
+  engine_ = *std::move(engine);
+
+  absl::StatusOr<SpawnOptions> spawn = engine_->Prepare(options_.target);
+  if (!spawn.ok()) return fail(spawn.status());
+  // Clients are terminals of every kind, and scripts: plain output.
+  spawn->env.emplace_back("TERM", "dumb");
+
+  absl::StatusOr<PtyPair> pty = OpenPty(PtyMode::kTerminal);
+  if (!pty.ok()) return fail(pty.status());
+  absl::StatusOr<SpawnedProcess> process = SpawnOnPty(*spawn, pty->slave.get());
+  if (!process.ok()) return fail(process.status());
+  pty->slave.reset();  // the engine holds it now; EOF when it is gone
+  {
+    MutexLock lock(&mu_);
+    pid_ = process->pid;
+  }
+  console_.assign(pty->master.release());
+  pidfd_.assign(process->pidfd.release());
+  std::weak_ptr<Session> weak = weak_from_this();
+  console_writer_ = std::make_unique<AsyncWriter<asio::posix::stream_descriptor>>(
+      console_, weak, [](std::error_code) {
+        // The engine is gone; its exit is handled by WatchExit.
+      });
+  ReadConsole();
+  WatchExit();
+
+  engine_->Start(process->pid, weak, [this](absl::Status status) {
+    if (ready_ == nullptr) return;
+    if (status.ok()) {
+      SetState(v1::Session::READY);
+      Emit(v1::Event::SESSION_CREATED, "session ready");
+      Ready ready = std::move(ready_);
+      ready_ = nullptr;
+      ready(shared_from_this());
+      return;
+    }
+    // Report only once the engine is gone, so nothing is left behind.
+    start_error_ = status;
+    pid_t pid;
+    {
+      MutexLock lock(&mu_);
+      pid = pid_;
+    }
+    ::kill(-pid, SIGKILL);
+  });
+}
+
+void Session::ReadConsole() {
+  auto self = shared_from_this();
+  console_.async_read_some(asio::buffer(read_buffer_),
+                           [this, self](std::error_code error, size_t n) {
+                             if (error) return;  // EIO: the engine is gone
+                             hub_->PublishOutput(
+                                 absl::string_view(read_buffer_.data(), n));
+                             ReadConsole();
+                           });
+}
+
+void Session::WatchExit() {
+  auto self = shared_from_this();
+  pidfd_.async_wait(asio::posix::stream_descriptor::wait_read,
+                    [this, self](std::error_code error) {
+                      if (error) return;
+                      pid_t pid;
+                      {
+                        MutexLock lock(&mu_);
+                        pid = pid_;
+                      }
+                      int status = 0;
+                      if (::waitpid(pid, &status, WNOHANG) == pid) {
+                        OnExit(status);
+                      } else {
+                        WatchExit();
+                      }
+                    });
+}
+
+void Session::OnExit(int wait_status) {
+  End(DescribeExit(engine_ ? engine_->name() : options_.engine, wait_status));
+}
+
+void Session::End(const std::string& reason) {
+  pid_t pid;
+  {
+    MutexLock lock(&mu_);
+    pid = pid_;
+  }
+  // Nothing of the session may outlive it: the engine's process group, and
+  // a launched program (it has a group of its own).
+  ::kill(-pid, SIGKILL);
+  if (engine_ != nullptr) {
+    for (pid_t inferior : engine_->LaunchedInferiors()) ::kill(inferior, SIGKILL);
+    engine_->Shutdown();
+  }
+  kill_timer_.cancel();
+  std::error_code ignored;
+  console_.close(ignored);
+  pidfd_.close(ignored);
+
+  if (ready_ != nullptr) {
+    absl::Status error =
+        start_error_.ok()
+            ? absl::FailedPreconditionError(
+                  absl::StrCat("the engine ended during start-up: ", reason))
+            : start_error_;
+    SetState(v1::Session::FAILED, std::string(error.message()));
+    hub_->Close(std::string(error.message()));
+    Ready ready = std::move(ready_);
+    ready_ = nullptr;
+    ready(error);
+  } else {
+    SetState(v1::Session::ENDED, reason);
+    hub_->Close(reason);
+    Emit(v1::Event::SESSION_ENDED, reason);
+  }
+  for (auto& waiter : std::exchange(delete_waiters_, {})) waiter();
+}
+
+v1::Session Session::Describe() const {
+  v1::Session session;
+  session.set_name(name());
+  session.set_id(options_.id);
+  session.set_engine(options_.engine.empty() ? "gdb" : options_.engine);
+  *session.mutable_target() = options_.target;
+  session.set_display_name(options_.display_name.empty()
+                               ? DefaultDisplayName(options_.target)
+                               : options_.display_name);
+  *session.mutable_create_time() = ToProto(create_time_);
+  session.set_client_count(static_cast<int32_t>(hub_->client_count()));
+  session.set_history_bytes(options_.history_bytes > 0 ? options_.history_bytes
+                                                        : kDefaultHistoryBytes);
+  session.set_mode(options_.target.kind_case() == v1::Target::kRemote
+                       ? v1::Session::KERNEL
+                       : v1::Session::USER);
+  session.set_live(options_.target.kind_case() != v1::Target::kCrashDump);
+  MutexLock lock(&mu_);
+  session.set_state(state_);
+  session.set_engine_pid(pid_);
+  session.set_end_reason(end_reason_);
+  return session;
+}
+
+bool Session::ended() const {
+  MutexLock lock(&mu_);
+  return state_ == v1::Session::ENDED || state_ == v1::Session::FAILED;
+}
+
+void Session::Execute(const std::string& identity, const std::string& command,
+                      absl::Duration timeout,
+                      std::function<void(absl::StatusOr<ExecuteResult>)> done) {
+  if (command.empty() || command.find_first_of("\r\n") != std::string::npos) {
+    done(absl::InvalidArgumentError(
+        "command: must be one non-empty line"));
+    return;
+  }
+  asio::post(strand_, [this, self = shared_from_this(), identity, command,
+                       timeout, done = std::move(done)]() mutable {
+    if (ended()) {
+      MutexLock lock(&mu_);
+      done(absl::FailedPreconditionError(
+          absl::StrCat("session ", options_.id, " has ended: ", end_reason_)));
+      return;
+    }
+    hub_->Announce(identity, command);
+    Emit(v1::Event::COMMAND, absl::StrCat(identity, ": ", command));
+    engine_->Execute(
+        command, timeout,
+        [this, self, done = std::move(done)](absl::StatusOr<ExecuteResult> result) {
+          if (result.ok() && !result->unseen_output.empty()) {
+            // The console is a terminal: its lines end in "\r\n".
+            hub_->PublishOutput(
+                absl::StrReplaceAll(result->unseen_output, {{"\n", "\r\n"}}));
+          }
+          done(std::move(result));
+        });
+  });
+}
+
+void Session::Delete(bool kill_target, std::function<void()> done) {
+  asio::post(strand_, [this, self = shared_from_this(), kill_target,
+                       done = std::move(done)]() mutable {
+    if (ended()) {
+      done();
+      return;
+    }
+    delete_waiters_.push_back(std::move(done));
+    if (delete_waiters_.size() > 1) return;  // already on its way out
+    engine_->Stop(kill_target, [this, self] {
+      kill_timer_.expires_after(absl::ToChronoNanoseconds(kStopGrace));
+      kill_timer_.async_wait([this, self](std::error_code error) {
+        if (error || ended()) return;
+        pid_t pid;
+        {
+          MutexLock lock(&mu_);
+          pid = pid_;
+        }
+        ::kill(-pid, SIGKILL);
+      });
+    });
+  });
+}
+
+void Session::WriteLine(const std::string& identity, const std::string& line) {
+  // Called under the hub's lock: only queue the work.
+  asio::post(strand_, [this, self = shared_from_this(), identity, line] {
+    if (ended() || console_writer_ == nullptr) return;
+    Emit(v1::Event::COMMAND, absl::StrCat(identity, ": ", line));
+    console_writer_->Write(line + "\r");  // what the Enter key sends
+  });
+}
+
+void Session::Interrupt(const std::string& identity) {
+  asio::post(strand_, [this, self = shared_from_this(), identity] {
+    if (ended() || !console_.is_open()) return;
+    Emit(v1::Event::COMMAND, absl::StrCat(identity, ": <Break>"));
+    // Ctrl+Break. A target that owns the terminal gets SIGINT as from
+    // Ctrl+C; one resumed from the side channel runs in the background, so
+    // the engine is asked to stop it; otherwise the engine at its prompt
+    // gets the SIGINT (it cancels the line being typed).
+    const pid_t group = ForegroundProcessGroup(console_.native_handle());
+    pid_t engine;
+    {
+      MutexLock lock(&mu_);
+      engine = pid_;
+    }
+    if (group > 0 && group != engine) {
+      ::kill(-group, SIGINT);
+    } else if (!engine_->InterruptTarget()) {
+      if (group > 0) {
+        ::kill(-group, SIGINT);
+      } else {
+        console_writer_->Write("\x03");
+      }
+    }
+  });
+}
+
+void Session::Emit(v1::Event::Kind kind, const std::string& message) {
+  if (!events_) return;
+  v1::Event event;
+  event.set_kind(kind);
+  *event.mutable_time() = ToProto(absl::Now());
+  event.set_session(name());
+  event.set_message(message);
+  if (kind == v1::Event::SESSION_CREATED || kind == v1::Event::SESSION_ENDED) {
+    *event.mutable_session_state() = Describe();
+  }
+  events_(event);
+}
+
+void Session::SetState(v1::Session::State state, const std::string& reason) {
+  MutexLock lock(&mu_);
+  state_ = state;
+  if (!reason.empty()) end_reason_ = reason;
+}
+
+}  // namespace dbgd::session

@@ -1,0 +1,117 @@
+// Session: one debugging session — an engine process on a PTY, its target,
+// and the hub through which every client shares its console (DESIGN §5).
+//
+// Thread-safety: public methods may be called from any thread; the work
+// runs on the session's strand. Callbacks run on that strand and must not
+// block.
+
+#ifndef DBGD_SESSION_SESSION_H_
+#define DBGD_SESSION_SESSION_H_
+
+#include <sys/types.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "asio/io_context.hpp"
+#include "asio/posix/stream_descriptor.hpp"
+#include "asio/steady_timer.hpp"
+#include "common/mutex.h"
+#include "dbgd/v1/control.pb.h"
+#include "session/async_writer.h"
+#include "session/engine.h"
+#include "session/hub.h"
+
+namespace dbgd::session {
+
+struct SessionOptions {
+  std::string id;            // "1", "2", …
+  std::string engine;        // "gdb" (default), "lldb", "command"
+  v1::Target target;
+  std::string display_name;  // default: derived from the target
+  size_t history_bytes = 0;  // 0: 64 KiB
+};
+
+class Session final : public InputSink,
+                      public std::enable_shared_from_this<Session> {
+ public:
+  using Ready = std::function<void(absl::StatusOr<std::shared_ptr<Session>>)>;
+  // EventSink receives session, client and command events.
+  using EventSink = std::function<void(const v1::Event&)>;
+
+  // Start launches the engine and opens the target. `ready` gets the
+  // session once it accepts commands, or the reason it could not start —
+  // in which case no process, PTY or descriptor is left behind.
+  static void Start(asio::io_context& io, SessionOptions options,
+                    EventSink events, Ready ready);
+
+  ~Session() override;
+
+  const std::string& id() const { return options_.id; }
+  std::string name() const { return "sessions/" + options_.id; }
+
+  // Describe returns the session's current state as the API shows it.
+  v1::Session Describe() const;
+  bool ended() const;
+
+  Hub& hub() { return *hub_; }
+
+  // Execute runs one command through the engine's side channel and returns
+  // exactly its output. Clients see `identity: command` and the output.
+  // INVALID_ARGUMENT for an empty or multi-line command,
+  // FAILED_PRECONDITION once the session has ended.
+  void Execute(const std::string& identity, const std::string& command,
+               absl::Duration timeout,
+               std::function<void(absl::StatusOr<ExecuteResult>)> done);
+
+  // Delete ends the session: the engine detaches (or kills the target when
+  // `kill_target`; a launched program is always killed) and exits; after a
+  // grace period it is killed. `done` runs once the engine is gone.
+  void Delete(bool kill_target, std::function<void()> done);
+
+  // InputSink (the hub's clients).
+  void WriteLine(const std::string& identity, const std::string& line) override;
+  void Interrupt(const std::string& identity) override;
+
+ private:
+  Session(asio::io_context& io, SessionOptions options, EventSink events);
+
+  void Launch(Ready ready);
+  void ReadConsole();
+  void WatchExit();
+  void OnExit(int wait_status);
+  void End(const std::string& reason);
+  void Emit(v1::Event::Kind kind, const std::string& message);
+  void SetState(v1::Session::State state, const std::string& reason = "");
+
+  // Constant after construction.
+  const SessionOptions options_;
+  const EventSink events_;
+  Strand strand_;
+  std::unique_ptr<Hub> hub_;
+  const absl::Time create_time_;
+
+  // Used on strand_ only.
+  std::unique_ptr<Engine> engine_;
+  asio::posix::stream_descriptor console_;
+  asio::posix::stream_descriptor pidfd_;
+  asio::steady_timer kill_timer_;
+  std::unique_ptr<AsyncWriter<asio::posix::stream_descriptor>> console_writer_;
+  std::array<char, 16 * 1024> read_buffer_;
+  Ready ready_;               // until start-up succeeds or fails
+  absl::Status start_error_;  // why start-up failed, reported after clean-up
+  std::vector<std::function<void()>> delete_waiters_;
+
+  mutable Mutex mu_;
+  v1::Session::State state_ ABSL_GUARDED_BY(mu_) = v1::Session::STARTING;
+  pid_t pid_ ABSL_GUARDED_BY(mu_) = -1;
+  std::string end_reason_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace dbgd::session
+
+#endif  // DBGD_SESSION_SESSION_H_
