@@ -1,0 +1,94 @@
+// Framing of the remote debugging protocol on stream transports (DESIGN §4).
+//
+// Each Frame travels as its serialized length, a 4-byte big-endian unsigned
+// integer, followed by the serialized dbgd.v1.wire.Frame. A length over
+// kMaxFrameBytes is a protocol error: the reader refuses it as soon as the
+// 4-byte header has arrived, without buffering the body.
+//
+// Thread-safety: the free functions are thread-safe; a FrameDecoder is not
+// (one reader owns it).
+
+#ifndef DBGD_PROTOCOL_FRAME_CODEC_H_
+#define DBGD_PROTOCOL_FRAME_CODEC_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "dbgd/v1/wire.pb.h"
+
+namespace dbgd::protocol {
+
+using Frame = v1::wire::Frame;
+
+// kProtocolVersion is the version this build speaks (ClientHello and
+// ServerHello protocol_version).
+inline constexpr uint32_t kProtocolVersion = 1;
+
+// kMaxFrameBytes bounds the serialized Frame (the length prefix's value).
+inline constexpr size_t kMaxFrameBytes = 1024 * 1024;
+
+// kFrameHeaderBytes is the size of the length prefix.
+inline constexpr size_t kFrameHeaderBytes = 4;
+
+// CheckFrameSize returns OK when a frame body of `bytes` may be sent, else
+// INVALID_ARGUMENT "frame of N bytes exceeds the 1 MiB limit".
+absl::Status CheckFrameSize(size_t bytes);
+
+// EncodeFrame returns the length prefix followed by the serialized frame.
+// REQUIRES: CheckFrameSize(frame.ByteSizeLong()).ok() — a larger frame is
+// encoded anyway, and every conforming reader refuses it.
+std::string EncodeFrame(const Frame& frame);
+
+// FrameDecoder splits a byte stream into Frames.
+//
+// Append the bytes as they arrive, then call Next until it returns nullopt
+// (more bytes needed). An error is sticky: once Next has failed, the stream
+// cannot be resynchronised, every later Next returns the same error and
+// Append discards its input.
+class FrameDecoder {
+ public:
+  FrameDecoder() = default;
+  FrameDecoder(const FrameDecoder&) = delete;
+  FrameDecoder& operator=(const FrameDecoder&) = delete;
+
+  // Append adds received bytes. An oversized length prefix is detected here,
+  // as soon as its 4 bytes are present, and the body is never buffered.
+  void Append(absl::string_view bytes);
+
+  // Next returns the next complete frame; nullopt when it is not all here
+  // yet; INVALID_ARGUMENT when a length prefix exceeds kMaxFrameBytes
+  // ("frame of N bytes exceeds the 1 MiB limit") or a body does not parse
+  // ("unparsable frame of N bytes").
+  absl::StatusOr<std::optional<Frame>> Next();
+
+  // buffered_bytes: bytes appended but not yet returned as frames.
+  size_t buffered_bytes() const { return buffer_.size() - offset_; }
+
+  // at_frame_boundary: no partial frame is buffered (a clean place for the
+  // stream to end).
+  bool at_frame_boundary() const { return buffered_bytes() == 0; }
+
+  // expected_bytes: the full size (header + body) of the partial frame
+  // being buffered, or 0 when its header is not complete yet.
+  size_t expected_bytes() const;
+
+ private:
+  // Fail latches `error` and frees the buffer.
+  void Fail(absl::Status error);
+  // PeekLength: the length prefix at offset_. REQUIRES: 4 bytes buffered.
+  uint32_t PeekLength() const;
+
+  std::string buffer_;
+  size_t offset_ = 0;       // start of the unreturned bytes in buffer_
+  size_t next_header_ = 0;  // where in buffer_ the next unchecked header starts
+  absl::Status error_;
+};
+
+}  // namespace dbgd::protocol
+
+#endif  // DBGD_PROTOCOL_FRAME_CODEC_H_
