@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "session/command_engine.h"
 #include "session/gdb_engine.h"
+#include "session/lldb_engine.h"
 
 namespace dbgd::session {
 
@@ -22,8 +23,7 @@ absl::StatusOr<std::unique_ptr<Engine>> MakeEngine(const std::string& name,
       return absl::FailedPreconditionError(
           absl::StrCat("engine lldb: ", lldb.status().message()));
     }
-    return absl::UnimplementedError(
-        "engine lldb: hosting LLDB is not built yet (issue #3)");
+    return MakeLldbEngine(strand, *lldb);
   }
   if (name == "command") return MakeCommandEngine();
   return absl::InvalidArgumentError(absl::StrCat(

@@ -22,6 +22,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "asio/io_context.hpp"
 #include "asio/strand.hpp"
@@ -58,6 +59,15 @@ class Engine {
   // operation the engine starts holds it, so the engine outlives them.
   virtual void Start(pid_t pid, std::weak_ptr<void> anchor,
                      std::function<void(absl::Status)> done) = 0;
+
+  // SetConsole gives the engine the shared console, for engines whose only
+  // channel is the console itself (LLDB): `write` types bytes into it. Called
+  // before Start.
+  virtual void SetConsole(std::function<void(std::string)> write) {}
+
+  // OnConsoleOutput sees every chunk the engine prints on the console,
+  // before clients do. Engines that read results from the console use it.
+  virtual void OnConsoleOutput(absl::string_view bytes) {}
 
   // Execute runs `command` and reports exactly its output, or
   // DEADLINE_EXCEEDED after `timeout`, FAILED_PRECONDITION if the engine has

@@ -127,6 +127,9 @@ void Session::Launch(Ready ready) {
       console_, weak, [](std::error_code) {
         // The engine is gone; its exit is handled by WatchExit.
       });
+  engine_->SetConsole([this](std::string bytes) {
+    if (console_writer_ != nullptr) console_writer_->Write(std::move(bytes));
+  });
   ReadConsole();
   WatchExit();
 
@@ -156,8 +159,9 @@ void Session::ReadConsole() {
   console_.async_read_some(asio::buffer(read_buffer_),
                            [this, self](std::error_code error, size_t n) {
                              if (error) return;  // EIO: the engine is gone
-                             hub_->PublishOutput(
-                                 absl::string_view(read_buffer_.data(), n));
+                             const absl::string_view bytes(read_buffer_.data(), n);
+                             engine_->OnConsoleOutput(bytes);
+                             hub_->PublishOutput(bytes);
                              ReadConsole();
                            });
 }
