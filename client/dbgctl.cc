@@ -80,6 +80,7 @@ constexpr char kUsage[] =
     "  create-server SPEC     start a debugging server (.server SPEC)\n"
     "  end-server ID          end a debugging server (.endsrv ID)\n"
     "  clients                list connected clients (.clients)\n"
+    "  disconnect-client NAME disconnect one client (clients/N)\n"
     "  search [HOST]          search for debugging servers (-QR)\n";
 
 constexpr int kExitRpcError = 1;
@@ -419,6 +420,25 @@ int Clients(const Context& c) {
   return 0;
 }
 
+int DisconnectClient(const Context& c) {
+  if (c.args.size() != 1) return UsageError("disconnect-client takes one NAME");
+  v1::DisconnectClientRequest request;
+  request.set_name(absl::StartsWith(c.args[0], "clients/")
+                       ? c.args[0]
+                       : absl::StrCat("clients/", c.args[0]));
+  auto stub = v1::Control::NewStub(c.channel.channel());
+  v1::DisconnectClientResponse response;
+  grpc::Status status = stub->DisconnectClient(
+      c.channel.NewContext(c.timeout).get(), request, &response);
+  if (!status.ok()) return RpcError(status);
+  if (c.json) {
+    PrintJson(response);
+  } else {
+    std::printf("Client %s disconnected.\n", request.name().c_str());
+  }
+  return 0;
+}
+
 int Search(const Context& c) {
   if (c.args.size() > 1) return UsageError("search takes at most one HOST");
   auto stub = v1::Discovery::NewStub(c.channel.channel());
@@ -463,6 +483,7 @@ int main(int argc, char** argv) {
           {"servers", Servers},       {"create-server", CreateServer},
           {"end-server", EndServer},  {"clients", Clients},
           {"search", Search},
+          {"disconnect-client", DisconnectClient},
       };
   auto it = kCommands.find(command);
   if (it == kCommands.end()) {

@@ -15,8 +15,6 @@ namespace dbgd::server {
 namespace {
 
 // Where the missing behaviour lands; names the issue that owns it.
-constexpr absl::string_view kServers =
-    "debugging servers are not built yet (issue #4)";
 
 constexpr absl::Duration kDefaultExecuteTimeout = absl::Seconds(30);
 // Events a WatchEvents stream may fall behind by before it is ended.
@@ -99,21 +97,21 @@ class FinishedWriter final : public grpc::ServerWriteReactor<v1::Event> {
 }  // namespace
 
 ControlService::ControlService(std::string token, SessionManager& sessions,
-                               EventBus& events)
-    : token_(std::move(token)), sessions_(sessions), events_(events) {}
+                               ServerManager& servers, EventBus& events)
+    : token_(std::move(token)),
+      sessions_(sessions),
+      servers_(servers),
+      events_(events) {}
+
+v1::Session ControlService::Describe(const session::Session& session) const {
+  v1::Session description = session.Describe();
+  description.set_server_count(servers_.CountFor(description.name()));
+  return description;
+}
 
 absl::Status ControlService::Authorize(
     const grpc::CallbackServerContext& context) const {
   return CheckBearerToken(context, token_);
-}
-
-grpc::ServerUnaryReactor* ControlService::NotBuilt(
-    grpc::CallbackServerContext* context, absl::string_view rpc,
-    absl::string_view missing) const {
-  absl::Status auth = Authorize(*context);
-  if (!auth.ok()) return FinishUnary(context, auth);
-  return FinishUnary(context,
-                     absl::UnimplementedError(absl::StrCat(rpc, ": ", missing)));
 }
 
 grpc::ServerUnaryReactor* ControlService::CreateSession(
@@ -140,7 +138,7 @@ grpc::ServerUnaryReactor* ControlService::GetSession(
   }
   absl::StatusOr<std::shared_ptr<session::Session>> session =
       sessions_.Find(request->name());
-  if (session.ok()) *response = (*session)->Describe();
+  if (session.ok()) *response = Describe(**session);
   return FinishUnary(context, session.status());
 }
 
@@ -150,7 +148,7 @@ grpc::ServerUnaryReactor* ControlService::ListSessions(
   absl::Status auth = Authorize(*context);
   if (!auth.ok()) return FinishUnary(context, auth);
   for (const auto& session : sessions_.List()) {
-    *response->add_sessions() = session->Describe();
+    *response->add_sessions() = Describe(*session);
   }
   return FinishUnary(context, absl::OkStatus());
 }
@@ -200,56 +198,63 @@ grpc::ServerUnaryReactor* ControlService::Execute(
 
 grpc::ServerUnaryReactor* ControlService::CreateServer(
     grpc::CallbackServerContext* context, const v1::CreateServerRequest* request,
-    v1::Server*) {
+    v1::Server* response) {
   absl::Status auth = Authorize(*context);
   if (!auth.ok()) return FinishUnary(context, auth);
-  // Validation is complete now, so scripts get the real verdict on a spec
-  // even before the transports exist.
-  absl::StatusOr<transports::ServerSpec> spec =
-      transports::ParseServerSpec(request->spec());
-  if (!spec.ok()) {
-    // The parser's message names the key; the raw spec is not echoed since
-    // it may hold a password.
-    return FinishUnary(context, absl::InvalidArgumentError(absl::StrCat(
-                                    "spec: ", spec.status().message())));
-  }
-  return FinishUnary(
-      context,
-      absl::UnimplementedError(absl::StrCat(
-          "CreateServer: spec \"", transports::FormatServerSpec(*spec),
-          "\" is valid, but ", kServers, "; the ",
-          std::string(transports::TransportName(spec->transport)),
-          " transport is missing")));
+  absl::StatusOr<v1::Server> server =
+      servers_.Create(request->session(), request->spec());
+  if (server.ok()) *response = *std::move(server);
+  return FinishUnary(context, server.status());
 }
 
 grpc::ServerUnaryReactor* ControlService::GetServer(
-    grpc::CallbackServerContext* context, const v1::GetServerRequest*,
-    v1::Server*) {
-  return NotBuilt(context, "GetServer", kServers);
+    grpc::CallbackServerContext* context, const v1::GetServerRequest* request,
+    v1::Server* response) {
+  absl::Status auth = Authorize(*context);
+  if (!auth.ok()) return FinishUnary(context, auth);
+  absl::StatusOr<v1::Server> server = servers_.Get(request->name());
+  if (server.ok()) *response = *std::move(server);
+  return FinishUnary(context, server.status());
 }
 
 grpc::ServerUnaryReactor* ControlService::ListServers(
-    grpc::CallbackServerContext* context, const v1::ListServersRequest*,
-    v1::ListServersResponse*) {
-  return NotBuilt(context, "ListServers", kServers);
+    grpc::CallbackServerContext* context, const v1::ListServersRequest* request,
+    v1::ListServersResponse* response) {
+  absl::Status auth = Authorize(*context);
+  if (!auth.ok()) return FinishUnary(context, auth);
+  for (v1::Server& server : servers_.List(request->session())) {
+    *response->add_servers() = std::move(server);
+  }
+  return FinishUnary(context, absl::OkStatus());
 }
 
 grpc::ServerUnaryReactor* ControlService::DeleteServer(
-    grpc::CallbackServerContext* context, const v1::DeleteServerRequest*,
+    grpc::CallbackServerContext* context, const v1::DeleteServerRequest* request,
     v1::DeleteServerResponse*) {
-  return NotBuilt(context, "DeleteServer", kServers);
+  absl::Status auth = Authorize(*context);
+  if (!auth.ok()) return FinishUnary(context, auth);
+  return FinishUnary(context, servers_.Delete(request->name(),
+                                              request->disconnect_clients()));
 }
 
 grpc::ServerUnaryReactor* ControlService::ListClients(
-    grpc::CallbackServerContext* context, const v1::ListClientsRequest*,
-    v1::ListClientsResponse*) {
-  return NotBuilt(context, "ListClients", kServers);
+    grpc::CallbackServerContext* context, const v1::ListClientsRequest* request,
+    v1::ListClientsResponse* response) {
+  absl::Status auth = Authorize(*context);
+  if (!auth.ok()) return FinishUnary(context, auth);
+  absl::StatusOr<std::vector<v1::Client>> clients = servers_.ListClients(*request);
+  if (clients.ok()) {
+    for (v1::Client& client : *clients) *response->add_clients() = std::move(client);
+  }
+  return FinishUnary(context, clients.status());
 }
 
 grpc::ServerUnaryReactor* ControlService::DisconnectClient(
-    grpc::CallbackServerContext* context, const v1::DisconnectClientRequest*,
-    v1::DisconnectClientResponse*) {
-  return NotBuilt(context, "DisconnectClient", kServers);
+    grpc::CallbackServerContext* context,
+    const v1::DisconnectClientRequest* request, v1::DisconnectClientResponse*) {
+  absl::Status auth = Authorize(*context);
+  if (!auth.ok()) return FinishUnary(context, auth);
+  return FinishUnary(context, servers_.DisconnectClient(request->name()));
 }
 
 grpc::ServerWriteReactor<v1::Event>* ControlService::WatchEvents(

@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "dbgd/v1/control.grpc.pb.h"
 #include "server/event_bus.h"
+#include "server/server_manager.h"
 #include "server/session_manager.h"
 
 namespace dbgd::server {
@@ -20,8 +21,9 @@ namespace dbgd::server {
 class ControlService final : public v1::Control::CallbackService {
  public:
   // `token`: bearer token every call must carry; empty = none required.
-  // `sessions` and `events` must outlive the service.
-  ControlService(std::string token, SessionManager& sessions, EventBus& events);
+  // `sessions`, `servers` and `events` must outlive the service.
+  ControlService(std::string token, SessionManager& sessions,
+                 ServerManager& servers, EventBus& events);
 
   grpc::ServerUnaryReactor* CreateSession(
       grpc::CallbackServerContext* context,
@@ -70,15 +72,14 @@ class ControlService final : public v1::Control::CallbackService {
   // Authorize returns OK when the caller may use the control plane.
   absl::Status Authorize(const grpc::CallbackServerContext& context) const;
 
-  // NotBuilt finishes an RPC whose behaviour belongs to a later issue with
-  // UNIMPLEMENTED naming what is missing (after the auth check).
-  grpc::ServerUnaryReactor* NotBuilt(grpc::CallbackServerContext* context,
-                                     absl::string_view rpc,
-                                     absl::string_view missing) const;
 
   // Constant after construction.
   const std::string token_;
+  // Describe completes a session's description with its server count.
+  v1::Session Describe(const session::Session& session) const;
+
   SessionManager& sessions_;
+  ServerManager& servers_;
   EventBus& events_;
 };
 

@@ -32,8 +32,12 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   daemon->events_ = std::make_unique<EventBus>();
   daemon->sessions_ = std::make_unique<SessionManager>(
       daemon->loop_->context(), *daemon->events_);
+  daemon->servers_ = std::make_unique<ServerManager>(
+      daemon->loop_->context(), *daemon->sessions_, *daemon->events_,
+      options.servers);
   daemon->control_service_ = std::make_unique<ControlService>(
-      daemon->endpoint_.token, *daemon->sessions_, *daemon->events_);
+      daemon->endpoint_.token, *daemon->sessions_, *daemon->servers_,
+      *daemon->events_);
   daemon->discovery_service_ = std::make_unique<DiscoveryService>();
 
   grpc::EnableDefaultHealthCheckService(true);
@@ -94,9 +98,15 @@ absl::StatusOr<v1::Session> Daemon::CreateSession(
   return result;
 }
 
+absl::StatusOr<v1::Server> Daemon::CreateServer(const std::string& session,
+                                               const std::string& spec) {
+  return servers_->Create(session, spec);
+}
+
 void Daemon::Shutdown(absl::Duration grace) {
   if (server_ != nullptr) {
     server_->GetHealthCheckService()->SetServingStatus(false);
+    servers_->Shutdown();
     // Sessions first: their end completes any call still waiting on them.
     sessions_->Shutdown(grace);
     server_->Shutdown(std::chrono::system_clock::now() +

@@ -19,12 +19,14 @@
 #include "server/control_service.h"
 #include "server/discovery_service.h"
 #include "server/event_bus.h"
+#include "server/server_manager.h"
 #include "server/session_manager.h"
 
 namespace dbgd::server {
 
 struct DaemonOptions {
   ControlListenOptions control;
+  ServerManagerOptions servers;
   int io_threads = 2;  // threads running the event loop
 };
 
@@ -47,6 +49,10 @@ class Daemon {
   absl::StatusOr<v1::Session> CreateSession(
       const v1::CreateSessionRequest& request);
 
+  // CreateServer starts a debugging server as the control plane would.
+  absl::StatusOr<v1::Server> CreateServer(const std::string& session,
+                                          const std::string& spec);
+
   // Shutdown marks health NOT_SERVING, ends every session (engines leave
   // their targets, then are killed if they linger), refuses new calls,
   // cancels calls still running after `grace`, and removes the control
@@ -65,6 +71,7 @@ class Daemon {
   std::unique_ptr<EventLoop> loop_;
   std::unique_ptr<EventBus> events_;
   std::unique_ptr<SessionManager> sessions_;
+  std::unique_ptr<ServerManager> servers_;
   std::string control_address_;
   std::unique_ptr<ControlService> control_service_;
   std::unique_ptr<DiscoveryService> discovery_service_;

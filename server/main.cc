@@ -14,6 +14,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "common/fmt_absl.h"
 #include "common/paths.h"
@@ -58,6 +59,19 @@ ABSL_FLAG(std::string, remote_target, "",
 ABSL_FLAG(std::string, server, "",
           "Debugging servers for the start-up session: .server strings, "
           "separated by ';'.");
+ABSL_FLAG(std::string, advertise_host, "",
+          "The host name clients are told to connect to (connect strings, "
+          "discovery). Default: this machine's host name.");
+ABSL_FLAG(absl::Duration, auth_failure_delay, absl::Seconds(1),
+          "After a wrong debugging-server password, how long before the "
+          "client is told.");
+ABSL_FLAG(int, auth_max_failures, 5,
+          "This many wrong passwords from one source within "
+          "--auth_failure_window lock it out for --auth_lockout.");
+ABSL_FLAG(absl::Duration, auth_failure_window, absl::Minutes(5),
+          "See --auth_max_failures.");
+ABSL_FLAG(absl::Duration, auth_lockout, absl::Seconds(60),
+          "See --auth_max_failures.");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(3),
           "On SIGTERM/SIGINT, how long running calls may take before they "
           "are cancelled.");
@@ -144,11 +158,6 @@ int main(int argc, char** argv) {
   absl::StatusOr<std::optional<dbgd::v1::CreateSessionRequest>> startup =
       StartupSession(extra_args);
   if (!startup.ok()) return Fail(startup.status());
-  if (!absl::GetFlag(FLAGS_server).empty()) {
-    return Fail(absl::UnimplementedError(
-        "server: debugging servers are not built yet (issue #4)"));
-  }
-
   dbgd::server::DaemonOptions options;
   options.control.address = absl::GetFlag(FLAGS_control_listen);
   options.control.tls_cert_file = absl::GetFlag(FLAGS_control_tls_cert);
@@ -156,6 +165,11 @@ int main(int argc, char** argv) {
   options.control.client_ca_file = absl::GetFlag(FLAGS_control_client_ca);
   options.control.token_file = absl::GetFlag(FLAGS_control_token_file);
   options.control.insecure = absl::GetFlag(FLAGS_insecure_control);
+  options.servers.advertise_host = absl::GetFlag(FLAGS_advertise_host);
+  options.servers.throttle.failure_delay = absl::GetFlag(FLAGS_auth_failure_delay);
+  options.servers.throttle.max_failures = absl::GetFlag(FLAGS_auth_max_failures);
+  options.servers.throttle.window = absl::GetFlag(FLAGS_auth_failure_window);
+  options.servers.throttle.lockout = absl::GetFlag(FLAGS_auth_lockout);
 
   absl::StatusOr<std::unique_ptr<dbgd::server::Daemon>> daemon =
       dbgd::server::Daemon::Start(options);
@@ -174,6 +188,19 @@ int main(int argc, char** argv) {
     spdlog::info("{} ready: {} on {} (pid {})", session->name(),
                  session->engine(), session->display_name(),
                  session->engine_pid());
+    for (absl::string_view spec :
+         absl::StrSplit(absl::GetFlag(FLAGS_server), ';', absl::SkipEmpty())) {
+      absl::StatusOr<dbgd::v1::Server> server =
+          (*daemon)->CreateServer(session->name(), std::string(spec));
+      if (!server.ok()) {
+        spdlog::error("start-up server: {}", server.status().message());
+        (*daemon)->Shutdown(absl::ZeroDuration());
+        return Fail(server.status());
+      }
+      spdlog::info("{} - Debugger Server - {}  (dbgremote -remote {})",
+                   server->id(), server->actual_endpoint(),
+                   server->connect_string());
+    }
   }
   spdlog::info("dbgd ready (pid {})", ::getpid());
 

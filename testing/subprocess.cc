@@ -5,15 +5,27 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 
 namespace dbgd::testing {
 
-Subprocess::Subprocess(const std::vector<std::string>& argv) {
+Subprocess::Subprocess(const std::vector<std::string>& argv, Stdin stdin_mode) {
+  // A child that exits while the test writes to it must fail the write,
+  // not kill the test.
+  static const bool ignore_sigpipe = [] {
+    ::signal(SIGPIPE, SIG_IGN);
+    return true;
+  }();
+  (void)ignore_sigpipe;
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) std::abort();
+  int input_fds[2] = {-1, -1};
+  if (stdin_mode == Stdin::kPipe && ::pipe2(input_fds, O_CLOEXEC) != 0) {
+    std::abort();
+  }
   std::vector<char*> args;
   for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
   args.push_back(nullptr);
@@ -25,8 +37,12 @@ Subprocess::Subprocess(const std::vector<std::string>& argv) {
     ::setpgid(0, 0);
     ::dup2(pipe_fds[1], STDOUT_FILENO);
     ::dup2(pipe_fds[1], STDERR_FILENO);
-    int devnull = ::open("/dev/null", O_RDONLY);
-    ::dup2(devnull, STDIN_FILENO);
+    if (input_fds[0] >= 0) {
+      ::dup2(input_fds[0], STDIN_FILENO);
+    } else {
+      int devnull = ::open("/dev/null", O_RDONLY);
+      ::dup2(devnull, STDIN_FILENO);
+    }
     ::execv(args[0], args.data());
     // Only async-signal-safe calls between fork and exec.
     static constexpr char kMessage[] = "Subprocess: exec failed\n";
@@ -34,10 +50,28 @@ Subprocess::Subprocess(const std::vector<std::string>& argv) {
     ::_exit(127);
   }
   ::close(pipe_fds[1]);
+  if (input_fds[0] >= 0) ::close(input_fds[0]);
+  stdin_fd_ = input_fds[1];
   reader_ = std::thread([this, fd = pipe_fds[0]] { ReadLoop(fd); });
 }
 
+void Subprocess::WriteStdin(const std::string& text) {
+  size_t done = 0;
+  while (stdin_fd_ >= 0 && done < text.size()) {
+    ssize_t n = ::write(stdin_fd_, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
+  }
+}
+
+void Subprocess::CloseStdin() {
+  if (stdin_fd_ >= 0) ::close(stdin_fd_);
+  stdin_fd_ = -1;
+}
+
 Subprocess::~Subprocess() {
+  CloseStdin();
   if (!status_.has_value()) {
     ::kill(pid_, SIGKILL);
     int status = 0;

@@ -23,14 +23,23 @@ namespace dbgd::testing {
 
 class Subprocess {
  public:
-  // Starts `argv[0]` (a path) with `argv`. Aborts the test binary if the
-  // program cannot be started, which is a broken test set-up.
-  explicit Subprocess(const std::vector<std::string>& argv);
+  enum class Stdin { kNull, kPipe };
+
+  // Starts `argv[0]` (a path) with `argv`; with Stdin::kPipe the test writes
+  // the child's input with WriteStdin. Aborts the test binary if the program
+  // cannot be started, which is a broken test set-up.
+  explicit Subprocess(const std::vector<std::string>& argv,
+                      Stdin stdin_mode = Stdin::kNull);
   ~Subprocess();
   Subprocess(const Subprocess&) = delete;
   Subprocess& operator=(const Subprocess&) = delete;
 
   pid_t pid() const { return pid_; }
+
+  // WriteStdin writes `text` to the child's stdin (Stdin::kPipe only);
+  // CloseStdin gives it EOF.
+  void WriteStdin(const std::string& text);
+  void CloseStdin();
 
   // Signal sends `signal` to the child.
   void Signal(int signal);
@@ -49,6 +58,7 @@ class Subprocess {
   void ReadLoop(int fd);
 
   pid_t pid_ = -1;
+  int stdin_fd_ = -1;
   std::optional<int> status_;
   std::thread reader_;
   mutable Mutex mu_;

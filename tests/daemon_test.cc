@@ -132,38 +132,29 @@ TEST(DaemonTest, ServesHealthValidatesSpecsAndStopsOnSigterm) {
   EXPECT_EQ(unknown.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(unknown.error_message(), HasSubstr("udp"));
 
-  // A valid spec passes validation and then meets the missing transport.
+  // A valid spec passes validation and then needs a session to serve.
   grpc::Status valid = CreateServer(*channel, "tcp:port=5005");
-  EXPECT_EQ(valid.error_code(), grpc::StatusCode::UNIMPLEMENTED);
-  EXPECT_THAT(valid.error_message(), HasSubstr("issue #4"));
+  EXPECT_EQ(valid.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(valid.error_message(), HasSubstr("0 sessions"));
 
   channel.reset();
   ExpectCleanExit(*daemon);
   EXPECT_NE(::access(socket.c_str(), F_OK), 0) << "socket file removed";
 }
 
-TEST(DaemonTest, UnbuiltRpcsAnswerUnimplementedNamingTheIssue) {
+TEST(DaemonTest, SearchServersAnswersUnimplementedNamingItsIssue) {
   testing::SocketDir dir;
   const std::string socket = dir.Join("control.sock");
   std::unique_ptr<Subprocess> daemon = StartDaemon({"--control_listen=unix:" + socket});
   auto channel = Connect({.address = "unix:" + socket});
   ASSERT_TRUE(WaitServing(*channel)) << daemon->output();
 
-  auto control = v1::Control::NewStub(channel->channel());
-  v1::ListServersResponse servers;
-  grpc::Status status =
-      control->ListServers(channel->NewContext(absl::Seconds(5)).get(),
-                           v1::ListServersRequest(), &servers);
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
-  EXPECT_THAT(status.error_message(), HasSubstr("issue #4"));
-
   auto discovery = v1::Discovery::NewStub(channel->channel());
   v1::SearchServersResponse found;
-  status = discovery->SearchServers(channel->NewContext(absl::Seconds(5)).get(),
+  grpc::Status status = discovery->SearchServers(channel->NewContext(absl::Seconds(5)).get(),
                                     v1::SearchServersRequest(), &found);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
   EXPECT_THAT(status.error_message(), HasSubstr("issue #5"));
-  control.reset();
   discovery.reset();
   channel.reset();
   ExpectCleanExit(*daemon);

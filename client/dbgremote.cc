@@ -1,0 +1,266 @@
+// dbgremote: join a dbgd debugging session's shared console, like
+// `windbg -remote` / `cdb -remote`.
+//
+//   dbgremote -remote tcp:server=HOST,port=P[,password=X][,ipversion=6]
+//   dbgremote -remote tcp:clicon=SERVER,port=51:60[,password=X]
+//
+// On a terminal the user types commands (libedit); otherwise stdin is a
+// script, one command a line, each sent once the previous one's output has
+// settled. Exit codes: ExitCode in client/remote_format.h, documented in
+// docs/dbgremote.md.
+
+#include <pwd.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "client/remote_client.h"
+#include "client/remote_console.h"
+#include "client/remote_format.h"
+#include "protocol/handshake.h"
+#include "transports/spec.h"
+
+namespace {
+
+// DefaultIdentity is `host\user`, as WinDbg's clients present themselves.
+std::string DefaultIdentity() {
+  char host[256] = "localhost";
+  if (gethostname(host, sizeof(host)) != 0) host[0] = '\0';
+  host[sizeof(host) - 1] = '\0';
+  std::string user;
+  if (const char* env = std::getenv("USER"); env != nullptr && *env != '\0') {
+    user = env;
+  } else if (const passwd* entry = getpwuid(getuid()); entry != nullptr) {
+    user = entry->pw_name;
+  } else {
+    user = absl::StrCat(getuid());
+  }
+  return absl::StrCat(host, "\\", user);
+}
+
+}  // namespace
+
+ABSL_FLAG(std::string, remote, "",
+          "The server to join: tcp:server=HOST,port=PORT[,password=P]"
+          "[,ipversion=6] or, when the server connects to us, "
+          "tcp:clicon=SERVER,port=PORT[:LAST][,password=P].");
+ABSL_FLAG(std::string, identity, DefaultIdentity(),
+          "Who we are to the other clients (host\\user).");
+ABSL_FLAG(std::string, c, "",
+          "Commands to run first, separated by ';', each after the previous "
+          "one's output settled.");
+ABSL_FLAG(absl::Duration, settle, absl::Milliseconds(500),
+          "A command is done when its output has been quiet this long.");
+ABSL_FLAG(absl::Duration, command_timeout, absl::Seconds(60),
+          "Send the next command after this long even if output goes on.");
+ABSL_FLAG(absl::Duration, wait, absl::ZeroDuration(),
+          "Give up connecting (or waiting for a reverse connection) after "
+          "this long; 0: no limit of our own.");
+
+namespace {
+
+using dbgd::client::Console;
+using dbgd::client::Ending;
+using dbgd::client::ExitCode;
+using dbgd::client::RemoteClient;
+using dbgd::client::RemoteOptions;
+using dbgd::client::ScriptReader;
+
+constexpr char kUsage[] =
+    "dbgremote: join a dbgd debugging session (like windbg -remote).\n"
+    "Usage: dbgremote -remote tcp:server=HOST,port=PORT[,password=P]"
+    "[,ipversion=6]\n"
+    "       dbgremote -remote tcp:clicon=SERVER,port=PORT[:LAST]"
+    "[,password=P]\n"
+    "Options: -c \"CMD1;CMD2\" --identity=HOST\\USER --settle=500ms\n"
+    "         --command_timeout=60s --wait=0\n"
+    "On a terminal: Ctrl+C breaks into the target, Ctrl+B or Ctrl+D leaves.\n"
+    "Otherwise stdin is a script of commands, one a line.\n"
+    "Exit codes: 0 done, 2 usage, 3 cannot connect, 4 authentication failed,\n"
+    "            5 protocol error, 6 the session ended or we were let go.\n";
+
+// Pacing is how long a command's output may take to settle.
+struct Pacing {
+  absl::Duration settle;
+  absl::Duration timeout;
+};
+
+// Typed lines wait only briefly, so that their echo comes before the next
+// prompt without holding the user up while a command runs on.
+constexpr Pacing kTypedPacing = {absl::Milliseconds(100),
+                                 absl::Milliseconds(500)};
+
+int Exit(const Ending& ending) {
+  if (!ending.message.empty()) {
+    std::fprintf(stderr, "dbgremote: %s\n", ending.message.c_str());
+  }
+  return static_cast<int>(ending.code);
+}
+
+int UsageError(const std::string& message) {
+  std::fprintf(stderr, "dbgremote: %s\n\n%s", message.c_str(), kUsage);
+  return static_cast<int>(ExitCode::kUsage);
+}
+
+// AsksForDiscovery: `-QR` is WinDbg's "search for servers", which Abseil
+// would take for an unknown flag (and which needs no value).
+bool AsksForDiscovery(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--") break;
+    for (const char* name : {"-QR", "--QR"}) {
+      if (arg == name || absl::StartsWith(arg, absl::StrCat(name, "="))) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+Ending EndingOf(const RemoteClient& client) {
+  return client.ending().value_or(
+      Ending{ExitCode::kSessionGone, "the session ended"});
+}
+
+// Submit sends one command and waits for its output to settle. Returns why
+// the session is over, if it is.
+std::optional<Ending> Submit(RemoteClient& client, const std::string& line,
+                             const Pacing& pacing, bool typed = false) {
+  if (std::optional<Ending> ending = client.ending()) return ending;
+  client.SendLine(line, typed);
+  client.WaitForReply(pacing.settle, pacing.timeout);
+  return client.ending();
+}
+
+std::optional<Ending> RunCommands(RemoteClient& client,
+                                  const std::vector<std::string>& commands,
+                                  const Pacing& pacing) {
+  for (const std::string& command : commands) {
+    if (std::optional<Ending> ending = Submit(client, command, pacing)) {
+      return ending;
+    }
+  }
+  return std::nullopt;
+}
+
+// RunScripted feeds stdin to the session. Done (0) once the end of input
+// has been reached and the output has settled; kSessionGone if the session
+// ended before.
+Ending RunScripted(RemoteClient& client, ScriptReader& script,
+                   const std::vector<std::string>& commands,
+                   const Pacing& pacing) {
+  if (!client.WaitForHistory()) return EndingOf(client);
+  if (std::optional<Ending> ending = RunCommands(client, commands, pacing)) {
+    return *ending;
+  }
+  while (std::optional<std::string> line = script.ReadLine()) {
+    if (std::optional<Ending> ending = Submit(client, *line, pacing)) {
+      return *ending;
+    }
+  }
+  if (!script.at_eof()) return EndingOf(client);  // woken by the end
+  client.WaitForQuiet(pacing.settle, pacing.timeout);
+  client.Leave();
+  return Ending{ExitCode::kOk, ""};
+}
+
+// RunInteractive reads commands at the prompt until the user leaves (0) or
+// the session ends.
+Ending RunInteractive(RemoteClient& client, Console& console,
+                      const std::vector<std::string>& commands,
+                      const Pacing& pacing) {
+  if (!client.WaitForHistory()) return EndingOf(client);
+  if (std::optional<Ending> ending = RunCommands(client, commands, pacing)) {
+    return *ending;
+  }
+  while (std::optional<std::string> line = console.ReadLine()) {
+    if (std::optional<Ending> ending = Submit(client, *line, kTypedPacing, /*typed=*/true)) {
+      return *ending;
+    }
+  }
+  if (std::optional<Ending> ending = client.ending()) return *ending;
+  client.Leave();
+  std::fputs("\n", stdout);  // the shell's prompt on a line of its own
+  return Ending{ExitCode::kOk, ""};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(kUsage);
+  if (AsksForDiscovery(argc, argv)) {
+    return Exit({ExitCode::kUsage,
+                 "-QR: discovery is not built yet (issue #5)"});
+  }
+  const std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  if (positional.size() > 1) {
+    return UsageError(absl::StrCat("unexpected argument \"", positional[1], "\""));
+  }
+  const std::string remote = absl::GetFlag(FLAGS_remote);
+  if (remote.empty()) return UsageError("-remote is required");
+  const std::string identity = absl::GetFlag(FLAGS_identity);
+  if (identity.empty() || identity.size() > dbgd::protocol::kMaxIdentityBytes) {
+    return UsageError(absl::StrCat("--identity must be 1 to ",
+                                   dbgd::protocol::kMaxIdentityBytes, " bytes"));
+  }
+  absl::StatusOr<dbgd::transports::ClientSpec> spec =
+      dbgd::transports::ParseClientSpec(remote);
+  if (!spec.ok()) {
+    return Exit({ExitCode::kUsage, std::string(spec.status().message())});
+  }
+  if (spec->transport != dbgd::transports::Transport::kTcp) {
+    return Exit({ExitCode::kUsage,
+                 absl::StrCat("the ", std::string(TransportName(spec->transport)),
+                              " transport is not built yet")});
+  }
+  const Pacing pacing{absl::GetFlag(FLAGS_settle),
+                      absl::GetFlag(FLAGS_command_timeout)};
+  const std::vector<std::string> commands =
+      dbgd::client::SplitCommands(absl::GetFlag(FLAGS_c));
+
+  RemoteOptions options;
+  options.identity = identity;
+  options.wait = absl::GetFlag(FLAGS_wait);
+  // Set up input before the client starts its thread, which must inherit
+  // the blocked SIGINT.
+  std::unique_ptr<Console> console;
+  std::unique_ptr<ScriptReader> script;
+  if (isatty(STDIN_FILENO)) {
+    absl::StatusOr<dbgd::UniqueFd> interrupt = dbgd::client::OpenInterruptFd();
+    absl::StatusOr<std::unique_ptr<Console>> made = Console::Create(argv[0]);
+    if (!interrupt.ok() || !made.ok()) {
+      const absl::Status& error = interrupt.ok() ? made.status() : interrupt.status();
+      return Exit({ExitCode::kUsage, std::string(error.message())});
+    }
+    options.interrupt_fd = *std::move(interrupt);
+    console = *std::move(made);
+  } else {
+    absl::StatusOr<std::unique_ptr<ScriptReader>> made = ScriptReader::Create();
+    if (!made.ok()) {
+      return Exit({ExitCode::kUsage, std::string(made.status().message())});
+    }
+    script = *std::move(made);
+  }
+
+  RemoteClient client(*spec, std::move(options));
+  client.SetOnEnd([&console, &script] {
+    if (console != nullptr) console->Wake();
+    if (script != nullptr) script->Wake();
+  });
+  if (std::optional<Ending> failure = client.Join()) return Exit(*failure);
+  return Exit(console != nullptr
+                  ? RunInteractive(client, *console, commands, pacing)
+                  : RunScripted(client, *script, commands, pacing));
+}

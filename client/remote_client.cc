@@ -1,0 +1,372 @@
+#include "client/remote_client.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "asio/bind_executor.hpp"
+#include "asio/post.hpp"
+#include "protocol/handshake.h"
+#include "transports/tcp.h"
+
+namespace dbgd::client {
+namespace {
+
+using protocol::Frame;
+using protocol::FrameConnection;
+
+// Longer than FrameConnectionOptions::flush_timeout, after which a closing
+// connection gives up on a peer that stopped reading.
+constexpr absl::Duration kCloseTimeout = absl::Seconds(6);
+
+std::string Endpoint(const transports::ClientSpec& spec) {
+  return absl::StrCat(spec.server, ":", spec.port.first);
+}
+
+}  // namespace
+
+absl::StatusOr<UniqueFd> OpenInterruptFd() {
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGINT);
+  if (const int error = pthread_sigmask(SIG_BLOCK, &mask, nullptr); error != 0) {
+    return absl::InternalError(
+        absl::StrCat("cannot block SIGINT: ", std::strerror(error)));
+  }
+  UniqueFd fd(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
+  if (!fd.valid()) {
+    return absl::InternalError(
+        absl::StrCat("signalfd: ", std::strerror(errno)));
+  }
+  return fd;
+}
+
+RemoteClient::RemoteClient(transports::ClientSpec spec, RemoteOptions options)
+    : spec_(std::move(spec)),
+      identity_(std::move(options.identity)),
+      wait_(options.wait),
+      handshake_timeout_(options.handshake_timeout),
+      loop_(/*threads=*/1),
+      strand_(asio::make_strand(loop_.context())),
+      writer_(options.console),
+      wait_timer_(strand_),
+      interrupt_(strand_) {
+  if (options.interrupt_fd.valid()) {
+    interrupt_.assign(options.interrupt_fd.release());
+    asio::post(strand_, [this] { ReadInterrupt(); });
+  }
+}
+
+RemoteClient::~RemoteClient() { loop_.Stop(); }
+
+void RemoteClient::SetOnEnd(std::function<void()> on_end) {
+  on_end_ = std::move(on_end);
+}
+
+std::optional<Ending> RemoteClient::Join() {
+  asio::post(strand_, [this] { StartConnect(); });
+  MutexLock lock(&mu_);
+  auto settled = [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    return joined_ || join_failure_.has_value();
+  };
+  mu_.Await(absl::Condition(&settled));
+  return join_failure_;
+}
+
+bool RemoteClient::WaitForHistory() {
+  MutexLock lock(&mu_);
+  auto done = [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    return history_done_ || ending_.has_value() || closed_;
+  };
+  mu_.Await(absl::Condition(&done));
+  return history_done_;
+}
+
+void RemoteClient::SendLine(const std::string& line, bool typed) {
+  if (typed) {
+    // Runs before the reply can arrive: the line is not even sent yet.
+    asio::post(strand_, [this, line] {
+      writer_.Output(echo_.Expect(line));
+      writer_.LineEnded();  // the user's Enter
+    });
+  }
+  std::shared_ptr<FrameConnection> connection;
+  {
+    MutexLock lock(&mu_);
+    input_mark_ = output_bytes_;
+    connection = connection_;
+  }
+  if (connection == nullptr) return;
+  Frame frame;
+  frame.mutable_input()->set_line(line);
+  (void)connection->Send(frame);  // refused only once closing: ending() says why
+}
+
+void RemoteClient::SendBreak() {
+  std::shared_ptr<FrameConnection> connection;
+  {
+    MutexLock lock(&mu_);
+    connection = connection_;
+  }
+  if (connection == nullptr) return;
+  Frame frame;
+  frame.mutable_break_();
+  (void)connection->Send(frame);
+}
+
+void RemoteClient::WaitForReply(absl::Duration settle, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  MutexLock lock(&mu_);
+  auto replied = [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    return output_bytes_ > input_mark_ || ending_.has_value() || closed_;
+  };
+  if (!mu_.AwaitWithTimeout(absl::Condition(&replied), deadline - absl::Now())) {
+    return;
+  }
+  AwaitQuiet(settle, deadline);
+}
+
+void RemoteClient::WaitForQuiet(absl::Duration settle, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  MutexLock lock(&mu_);
+  AwaitQuiet(settle, deadline);
+}
+
+void RemoteClient::AwaitQuiet(absl::Duration settle, absl::Time deadline) {
+  while (!ending_.has_value() && !closed_) {
+    const absl::Time now = absl::Now();
+    const absl::Time quiet_at = last_activity_ + settle;
+    if (now >= quiet_at || now >= deadline) return;
+    const uint64_t seen = activity_;
+    auto stirred = [this, seen]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+      return activity_ != seen || ending_.has_value() || closed_;
+    };
+    mu_.AwaitWithTimeout(absl::Condition(&stirred),
+                         std::min(quiet_at, deadline) - now);
+  }
+}
+
+void RemoteClient::Leave() {
+  std::shared_ptr<FrameConnection> connection;
+  {
+    MutexLock lock(&mu_);
+    leaving_ = true;
+    connection = connection_;
+  }
+  if (connection == nullptr) return;
+  Frame bye;
+  bye.mutable_bye()->set_reason("the user left");
+  (void)connection->Send(bye);
+  connection->Close(/*flush=*/true);
+  MutexLock lock(&mu_);
+  mu_.AwaitWithTimeout(absl::Condition(&closed_), kCloseTimeout);
+}
+
+std::optional<Ending> RemoteClient::ending() const {
+  MutexLock lock(&mu_);
+  return ending_;
+}
+
+// --- Joining (network thread) ---------------------------------------------
+
+void RemoteClient::StartConnect() {
+  if (spec_.reverse) {
+    StartReverse();
+  } else {
+    StartForward();
+  }
+}
+
+void RemoteClient::StartForward() {
+  StartWaitTimer(absl::StrCat("cannot connect to ", Endpoint(spec_),
+                              ": no connection within ",
+                              absl::FormatDuration(wait_)));
+  transports::AsyncConnectTcp(
+      strand_, spec_.server, spec_.port.first, spec_.ip_version,
+      [this](std::error_code error, std::unique_ptr<transports::Stream> stream) {
+        OnConnected(error, std::move(stream));
+      });
+}
+
+void RemoteClient::StartReverse() {
+  absl::StatusOr<std::unique_ptr<transports::Listener>> listener =
+      transports::ListenTcp(strand_, spec_.port, spec_.ip_version);
+  if (!listener.ok()) {
+    FailJoin({ExitCode::kCannotConnect,
+              absl::StrCat("cannot wait for a reverse connection: ",
+                           listener.status().message())});
+    return;
+  }
+  listener_ = *std::move(listener);
+  std::fprintf(stderr, "Waiting for a reverse connection from %s on port %u\n",
+               spec_.server.c_str(), static_cast<unsigned>(listener_->port()));
+  std::fflush(stderr);
+  StartWaitTimer(absl::StrCat("no reverse connection from ", spec_.server,
+                              " within ", absl::FormatDuration(wait_)));
+  // One connection only: the server's.
+  listener_->AsyncAccept(
+      [this](std::error_code error, std::unique_ptr<transports::Stream> stream) {
+        listener_->Close();
+        OnConnected(error, std::move(stream));
+      });
+}
+
+void RemoteClient::StartWaitTimer(std::string what) {
+  if (wait_ <= absl::ZeroDuration()) return;
+  wait_timer_.expires_after(absl::ToChronoNanoseconds(wait_));
+  wait_timer_.async_wait([this, what = std::move(what)](std::error_code error) {
+    if (error || connect_finished_) return;
+    if (listener_ != nullptr) listener_->Close();
+    FailJoin({ExitCode::kCannotConnect, what});
+  });
+}
+
+void RemoteClient::OnConnected(std::error_code error,
+                               std::unique_ptr<transports::Stream> stream) {
+  if (connect_finished_) {  // too late: --wait has run out
+    if (stream != nullptr) stream->Close();
+    return;
+  }
+  connect_finished_ = true;
+  wait_timer_.cancel();
+  if (error) {
+    FailJoin({ExitCode::kCannotConnect,
+              spec_.reverse
+                  ? absl::StrCat("no reverse connection: ", error.message())
+                  : absl::StrCat("cannot connect to ", Endpoint(spec_), ": ",
+                                 error.message())});
+    return;
+  }
+  std::shared_ptr<FrameConnection> connection =
+      FrameConnection::Create(std::move(stream));
+  {
+    MutexLock lock(&mu_);
+    connection_ = connection;
+  }
+  protocol::ClientHandshake(
+      connection, identity_, spec_.password,
+      [this](absl::StatusOr<v1::wire::ServerHello> hello) {
+        OnHandshake(std::move(hello));
+      },
+      handshake_timeout_);
+}
+
+void RemoteClient::OnHandshake(absl::StatusOr<v1::wire::ServerHello> hello) {
+  if (!hello.ok()) {
+    FailJoin(HandshakeEnding(hello.status()));
+    return;
+  }
+  std::fprintf(stderr, "Connected to %s with '%s' (session \"%s\")\n",
+               hello->server_name().empty() ? "the server"
+                                            : hello->server_name().c_str(),
+               transports::FormatClientSpec(spec_).c_str(),
+               hello->session().c_str());
+  std::fflush(stderr);
+  std::shared_ptr<FrameConnection> connection;
+  {
+    MutexLock lock(&mu_);
+    connection = connection_;
+    last_activity_ = absl::Now();
+    joined_ = true;
+  }
+  // Frames held since the handshake are delivered from here on.
+  connection->SetCloseHandler([this](absl::Status status) { OnClosed(status); });
+  connection->SetFrameHandler([this](Frame frame) { OnFrame(frame); });
+}
+
+void RemoteClient::FailJoin(Ending ending) {
+  connect_finished_ = true;
+  MutexLock lock(&mu_);
+  if (!join_failure_.has_value()) join_failure_ = std::move(ending);
+}
+
+// --- The session phase (network thread) -----------------------------------
+
+void RemoteClient::OnFrame(const Frame& frame) {
+  switch (frame.body_case()) {
+    case Frame::kOutput:
+      OnOutput(frame.output());
+      break;
+    case Frame::kNotice:
+      OnNotice(frame.notice());
+      break;
+    case Frame::kBye:
+      PrintLine(FormatBye(frame.bye()));
+      End({ExitCode::kSessionGone,
+           absl::StrCat("disconnected by the server: ", frame.bye().reason())});
+      break;
+    default:
+      break;  // nothing else means anything to a client now
+  }
+}
+
+void RemoteClient::OnOutput(const v1::wire::Output& output) {
+  writer_.Output(echo_.Filter(output.data()));
+  MutexLock lock(&mu_);
+  output_bytes_ += output.data().size();
+  ++activity_;
+  last_activity_ = absl::Now();
+}
+
+void RemoteClient::OnNotice(const v1::wire::Notice& notice) {
+  if (std::optional<std::string> line = FormatNotice(notice)) PrintLine(*line);
+  switch (notice.kind()) {
+    case v1::wire::Notice::HISTORY_END: {
+      MutexLock lock(&mu_);
+      history_done_ = true;
+      break;
+    }
+    case v1::wire::Notice::SESSION_ENDED:
+      End({ExitCode::kSessionGone,
+           absl::StrCat("the session ended: ", notice.text())});
+      break;
+    case v1::wire::Notice::DROPPED:
+      End({ExitCode::kSessionGone,
+           absl::StrCat("dropped by the server: ", notice.text())});
+      break;
+    default:
+      break;
+  }
+}
+
+void RemoteClient::OnClosed(const absl::Status& status) {
+  {
+    MutexLock lock(&mu_);
+    closed_ = true;
+  }
+  End(ConnectionEnding(status));
+}
+
+void RemoteClient::PrintLine(const std::string& line) {
+  writer_.Line(line);
+  MutexLock lock(&mu_);
+  ++activity_;
+  last_activity_ = absl::Now();
+}
+
+void RemoteClient::End(Ending ending) {
+  {
+    MutexLock lock(&mu_);
+    if (leaving_ || ending_.has_value()) return;
+    ending_ = std::move(ending);
+  }
+  if (on_end_) on_end_();
+}
+
+void RemoteClient::ReadInterrupt() {
+  interrupt_.async_read_some(
+      asio::buffer(&interrupt_info_, sizeof(interrupt_info_)),
+      [this](std::error_code error, size_t) {
+        if (error) return;  // closed: the client is going away
+        SendBreak();
+        ReadInterrupt();
+      });
+}
+
+}  // namespace dbgd::client

@@ -1,0 +1,128 @@
+// DebugServer: one `.server` — a listener (or, with `clicon`, an outgoing
+// connection) that admits remote clients to a session's shared console.
+//
+// Each accepted stream runs the protocol handshake (password challenge,
+// lockout), then becomes a hub client of the session: engine output flows
+// out through the hub's bounded queue, Input/Break flow in. Ending the
+// server (`.endsrv`) stops new connections; connected clients stay unless
+// asked to go.
+//
+// Thread-safety: public methods may be called from any thread. Network work
+// runs on the server's strand and on each connection's strand.
+
+#ifndef DBGD_SERVER_DEBUG_SERVER_H_
+#define DBGD_SERVER_DEBUG_SERVER_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "asio/io_context.hpp"
+#include "asio/steady_timer.hpp"
+#include "asio/strand.hpp"
+#include "common/mutex.h"
+#include "dbgd/v1/control.pb.h"
+#include "absl/strings/str_cat.h"
+#include "protocol/auth_throttle.h"
+#include "protocol/frame_connection.h"
+#include "session/session.h"
+#include "transports/spec.h"
+#include "transports/transport.h"
+
+namespace dbgd::server {
+
+// What every DebugServer of a daemon shares.
+struct DebugServerContext {
+  asio::io_context* io = nullptr;
+  protocol::AuthThrottle* throttle = nullptr;
+  std::string advertise_host;  // the host clients are told to connect to
+  // Allocates daemon-wide client IDs (`clients/N`).
+  std::function<uint64_t()> next_client_id;
+  // Server state changes, client joins and leaves, for WatchEvents and the
+  // manager's bookkeeping. Called without the server's lock held.
+  std::function<void(v1::Event)> on_event;
+};
+
+class DebugServer : public std::enable_shared_from_this<DebugServer> {
+ public:
+  // Create binds the listener (forward servers) or prepares the outgoing
+  // connection (`clicon`); Start then runs it. RESOURCE_EXHAUSTED when a
+  // port range has no free port, FAILED_PRECONDITION when the port cannot be
+  // bound, UNIMPLEMENTED for a transport not built yet. Nothing is left
+  // behind on failure.
+  static absl::StatusOr<std::shared_ptr<DebugServer>> Create(
+      int id, std::shared_ptr<session::Session> session,
+      transports::ServerSpec spec, const DebugServerContext& context);
+
+  ~DebugServer();
+
+  // Start accepts clients (or starts connecting out).
+  void Start();
+
+  // End stops new connections (`.endsrv`); with `disconnect_clients` the
+  // connected ones are sent a Bye and closed. Idempotent.
+  void End(bool disconnect_clients, const std::string& reason = "ended");
+
+  // Disconnect closes the client `clients/N`; false if it is not here.
+  bool Disconnect(uint64_t client_id);
+
+  int id() const { return id_; }
+  std::string name() const { return absl::StrCat("servers/", id_); }
+  const std::string& session_name() const { return session_name_; }
+  bool ended() const;
+  int client_count() const;
+
+  v1::Server Describe() const;
+  std::vector<v1::Client> Clients() const;
+
+ private:
+  struct Connection;
+
+  DebugServer(int id, std::shared_ptr<session::Session> session,
+              transports::ServerSpec spec, const DebugServerContext& context);
+
+  void Accept();
+  void Connect();
+  void RetryConnect(const std::string& why);
+  void Admit(std::unique_ptr<transports::Stream> stream);
+  void Attach(std::shared_ptr<protocol::FrameConnection> frames,
+              std::string identity);
+  // Pump moves frames from the client's hub queue to its socket, up to a
+  // high-water mark of unsent bytes.
+  static void Pump(const std::shared_ptr<Connection>& connection);
+  void Forget(uint64_t client_id, const std::string& reason);
+  void SetState(v1::Server::State state, const std::string& message);
+  void Emit(v1::Event::Kind kind, const std::string& message,
+            const v1::Client* client = nullptr);
+
+  // Constant after construction.
+  const int id_;
+  const std::shared_ptr<session::Session> session_;
+  const std::string session_name_;
+  const transports::ServerSpec spec_;
+  const DebugServerContext context_;
+  const absl::Time create_time_;
+  asio::strand<asio::io_context::executor_type> strand_;
+
+  // Used on strand_ only.
+  std::unique_ptr<transports::Listener> listener_;
+  asio::steady_timer retry_timer_;
+  absl::Duration retry_delay_;
+
+  mutable Mutex mu_;
+  uint16_t port_ ABSL_GUARDED_BY(mu_) = 0;
+  v1::Server::State state_ ABSL_GUARDED_BY(mu_) = v1::Server::LISTENING;
+  std::string state_message_ ABSL_GUARDED_BY(mu_);
+  bool ended_ ABSL_GUARDED_BY(mu_) = false;
+  std::map<uint64_t, std::shared_ptr<Connection>> connections_
+      ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace dbgd::server
+
+#endif  // DBGD_SERVER_DEBUG_SERVER_H_
