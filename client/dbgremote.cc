@@ -22,7 +22,6 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
@@ -129,6 +128,18 @@ bool AsksForDiscovery(int argc, char** argv) {
   return false;
 }
 
+// ValidIdentity: what servers accept as ClientHello.identity
+// (docs/protocol.md), checked here so that a bad one is a usage error.
+bool ValidIdentity(const std::string& identity) {
+  if (identity.empty() || identity.size() > dbgd::protocol::kMaxIdentityBytes) {
+    return false;
+  }
+  for (const unsigned char c : identity) {
+    if (c < 0x20 || c == 0x7f) return false;
+  }
+  return true;
+}
+
 Ending EndingOf(const RemoteClient& client) {
   return client.ending().value_or(
       Ending{ExitCode::kSessionGone, "the session ended"});
@@ -186,7 +197,8 @@ Ending RunInteractive(RemoteClient& client, Console& console,
     return *ending;
   }
   while (std::optional<std::string> line = console.ReadLine()) {
-    if (std::optional<Ending> ending = Submit(client, *line, kTypedPacing, /*typed=*/true)) {
+    if (std::optional<Ending> ending =
+            Submit(client, *line, kTypedPacing, /*typed=*/true)) {
       return *ending;
     }
   }
@@ -201,19 +213,21 @@ Ending RunInteractive(RemoteClient& client, Console& console,
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(kUsage);
   if (AsksForDiscovery(argc, argv)) {
-    return Exit({ExitCode::kUsage,
-                 "-QR: discovery is not built yet (issue #5)"});
+    return Exit(
+        {ExitCode::kUsage, "-QR: discovery is not built yet (issue #5)"});
   }
   const std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   if (positional.size() > 1) {
-    return UsageError(absl::StrCat("unexpected argument \"", positional[1], "\""));
+    return UsageError(
+        absl::StrCat("unexpected argument \"", positional[1], "\""));
   }
   const std::string remote = absl::GetFlag(FLAGS_remote);
   if (remote.empty()) return UsageError("-remote is required");
   const std::string identity = absl::GetFlag(FLAGS_identity);
-  if (identity.empty() || identity.size() > dbgd::protocol::kMaxIdentityBytes) {
+  if (!ValidIdentity(identity)) {
     return UsageError(absl::StrCat("--identity must be 1 to ",
-                                   dbgd::protocol::kMaxIdentityBytes, " bytes"));
+                                   dbgd::protocol::kMaxIdentityBytes,
+                                   " bytes without control characters"));
   }
   absl::StatusOr<dbgd::transports::ClientSpec> spec =
       dbgd::transports::ParseClientSpec(remote);
@@ -221,9 +235,10 @@ int main(int argc, char** argv) {
     return Exit({ExitCode::kUsage, std::string(spec.status().message())});
   }
   if (spec->transport != dbgd::transports::Transport::kTcp) {
-    return Exit({ExitCode::kUsage,
-                 absl::StrCat("the ", std::string(TransportName(spec->transport)),
-                              " transport is not built yet")});
+    return Exit(
+        {ExitCode::kUsage,
+         absl::StrCat("the ", std::string(TransportName(spec->transport)),
+                      " transport is not built yet")});
   }
   const Pacing pacing{absl::GetFlag(FLAGS_settle),
                       absl::GetFlag(FLAGS_command_timeout)};
@@ -239,9 +254,11 @@ int main(int argc, char** argv) {
   std::unique_ptr<ScriptReader> script;
   if (isatty(STDIN_FILENO)) {
     absl::StatusOr<dbgd::UniqueFd> interrupt = dbgd::client::OpenInterruptFd();
-    absl::StatusOr<std::unique_ptr<Console>> made = Console::Create(argv[0]);
+    absl::StatusOr<std::unique_ptr<Console>> made =
+        Console::Create("dbgremote");
     if (!interrupt.ok() || !made.ok()) {
-      const absl::Status& error = interrupt.ok() ? made.status() : interrupt.status();
+      const absl::Status& error =
+          interrupt.ok() ? made.status() : interrupt.status();
       return Exit({ExitCode::kUsage, std::string(error.message())});
     }
     options.interrupt_fd = *std::move(interrupt);

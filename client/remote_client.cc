@@ -10,7 +10,6 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "asio/bind_executor.hpp"
 #include "asio/post.hpp"
 #include "protocol/handshake.h"
 #include "transports/tcp.h"
@@ -35,7 +34,8 @@ absl::StatusOr<UniqueFd> OpenInterruptFd() {
   sigset_t mask;
   sigemptyset(&mask);
   sigaddset(&mask, SIGINT);
-  if (const int error = pthread_sigmask(SIG_BLOCK, &mask, nullptr); error != 0) {
+  if (const int error = pthread_sigmask(SIG_BLOCK, &mask, nullptr);
+      error != 0) {
     return absl::InternalError(
         absl::StrCat("cannot block SIGINT: ", std::strerror(error)));
   }
@@ -105,7 +105,8 @@ void RemoteClient::SendLine(const std::string& line, bool typed) {
   if (connection == nullptr) return;
   Frame frame;
   frame.mutable_input()->set_line(line);
-  (void)connection->Send(frame);  // refused only once closing: ending() says why
+  (void)connection->Send(
+      frame);  // refused only once closing: ending() says why
 }
 
 void RemoteClient::SendBreak() {
@@ -126,7 +127,8 @@ void RemoteClient::WaitForReply(absl::Duration settle, absl::Duration timeout) {
   auto replied = [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
     return output_bytes_ > input_mark_ || ending_.has_value() || closed_;
   };
-  if (!mu_.AwaitWithTimeout(absl::Condition(&replied), deadline - absl::Now())) {
+  if (!mu_.AwaitWithTimeout(absl::Condition(&replied),
+                            deadline - absl::Now())) {
     return;
   }
   AwaitQuiet(settle, deadline);
@@ -189,7 +191,8 @@ void RemoteClient::StartForward() {
                               absl::FormatDuration(wait_)));
   transports::AsyncConnectTcp(
       strand_, spec_.server, spec_.port.first, spec_.ip_version,
-      [this](std::error_code error, std::unique_ptr<transports::Stream> stream) {
+      [this](std::error_code error,
+             std::unique_ptr<transports::Stream> stream) {
         OnConnected(error, std::move(stream));
       });
 }
@@ -210,11 +213,11 @@ void RemoteClient::StartReverse() {
   StartWaitTimer(absl::StrCat("no reverse connection from ", spec_.server,
                               " within ", absl::FormatDuration(wait_)));
   // One connection only: the server's.
-  listener_->AsyncAccept(
-      [this](std::error_code error, std::unique_ptr<transports::Stream> stream) {
-        listener_->Close();
-        OnConnected(error, std::move(stream));
-      });
+  listener_->AsyncAccept([this](std::error_code error,
+                                std::unique_ptr<transports::Stream> stream) {
+    listener_->Close();
+    OnConnected(error, std::move(stream));
+  });
 }
 
 void RemoteClient::StartWaitTimer(std::string what) {
@@ -276,7 +279,8 @@ void RemoteClient::OnHandshake(absl::StatusOr<v1::wire::ServerHello> hello) {
     joined_ = true;
   }
   // Frames held since the handshake are delivered from here on.
-  connection->SetCloseHandler([this](absl::Status status) { OnClosed(status); });
+  connection->SetCloseHandler(
+      [this](absl::Status status) { OnClosed(status); });
   connection->SetFrameHandler([this](Frame frame) { OnFrame(frame); });
 }
 
@@ -364,9 +368,26 @@ void RemoteClient::ReadInterrupt() {
       asio::buffer(&interrupt_info_, sizeof(interrupt_info_)),
       [this](std::error_code error, size_t) {
         if (error) return;  // closed: the client is going away
-        SendBreak();
+        OnInterrupt();
         ReadInterrupt();
       });
+}
+
+void RemoteClient::OnInterrupt() {
+  bool joined;
+  {
+    MutexLock lock(&mu_);
+    joined = joined_;
+  }
+  if (joined) {
+    SendBreak();
+    return;
+  }
+  // Still connecting, or waiting for the server: Ctrl+C gives up.
+  wait_timer_.cancel();
+  if (listener_ != nullptr) listener_->Close();
+  FailJoin(
+      {ExitCode::kCannotConnect, "interrupted before joining the session"});
 }
 
 }  // namespace dbgd::client

@@ -52,7 +52,8 @@ struct RemoteOptions {
   absl::Duration handshake_timeout = absl::Seconds(30);
   // Where engine output and notices go. Must outlive the client.
   std::FILE* console = stdout;
-  // A signalfd for SIGINT (OpenInterruptFd); each signal sends a Break.
+  // A signalfd for SIGINT (OpenInterruptFd); each signal sends a Break, or,
+  // before the client has joined, makes Join give up (kCannotConnect).
   // Invalid: Ctrl+C keeps its default action.
   UniqueFd interrupt_fd;
 };
@@ -133,6 +134,8 @@ class RemoteClient {
   void OnNotice(const v1::wire::Notice& notice);
   void OnClosed(const absl::Status& status);
   void ReadInterrupt();
+  // OnInterrupt handles Ctrl+C: a Break once joined, else giving up.
+  void OnInterrupt() ABSL_LOCKS_EXCLUDED(mu_);
   // PrintLine writes one of our own lines and counts it as activity.
   void PrintLine(const std::string& line) ABSL_LOCKS_EXCLUDED(mu_);
   // FailJoin ends Join with `ending`.
@@ -152,8 +155,8 @@ class RemoteClient {
   const absl::Duration wait_;
   const absl::Duration handshake_timeout_;
 
-  // The network thread, first so that it is destroyed last; the destructor
-  // stops it before the members below go.
+  // The network thread, destroyed after the members below that use it; the
+  // destructor stops it before they go.
   EventLoop loop_;
   const asio::strand<asio::io_context::executor_type> strand_;
 
@@ -162,7 +165,7 @@ class RemoteClient {
   EchoFilter echo_;
   asio::steady_timer wait_timer_;
   std::unique_ptr<transports::Listener> listener_;  // reverse only
-  asio::posix::stream_descriptor interrupt_;         // may be closed
+  asio::posix::stream_descriptor interrupt_;        // may be closed
   signalfd_siginfo interrupt_info_{};
   bool connect_finished_ = false;  // a stream arrived or joining failed
   std::function<void()> on_end_;   // set before Join
@@ -180,7 +183,7 @@ class RemoteClient {
   uint64_t activity_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time last_activity_ ABSL_GUARDED_BY(mu_);
   std::optional<Ending> ending_ ABSL_GUARDED_BY(mu_);
-  bool leaving_ ABSL_GUARDED_BY(mu_) = false;  // Leave or Close began
+  bool leaving_ ABSL_GUARDED_BY(mu_) = false;  // Leave began
   bool closed_ ABSL_GUARDED_BY(mu_) = false;   // the close handler ran
 };
 

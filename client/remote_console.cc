@@ -17,6 +17,7 @@ namespace {
 
 constexpr int kHistorySize = 1000;
 constexpr char kLeaveFunction[] = "dbgremote-leave";
+constexpr wchar_t kLeaveFunctionWide[] = L"dbgremote-leave";
 
 enum class Readiness { kReadable, kWoken, kFailed };
 
@@ -62,7 +63,8 @@ absl::StatusOr<std::unique_ptr<Console>> Console::Create(const char* program) {
   absl::StatusOr<UniqueFd> wake = MakeWakeFd();
   if (!wake.ok()) return wake.status();
   EditLine* editor = el_init(program, stdin, stdout, stderr);
-  if (editor == nullptr) return absl::InternalError("cannot set up line editing");
+  if (editor == nullptr)
+    return absl::InternalError("cannot set up line editing");
   History* hist = history_init();
   if (hist == nullptr) {
     el_end(editor);
@@ -81,8 +83,10 @@ absl::StatusOr<std::unique_ptr<Console>> Console::Create(const char* program) {
   el_set(editor, EL_HIST, &history, hist);
   el_set(editor, EL_CLIENTDATA, console.get());
   el_set(editor, EL_GETCFN, &Console::GetChar);
-  el_set(editor, EL_ADDFN, kLeaveFunction, "leave the remote session",
-         &Console::Leave);
+  // The wide call: libedit keeps these pointers, where the narrow one
+  // leaks copies.
+  el_wset(editor, EL_ADDFN, kLeaveFunctionWide, L"leave the remote session",
+          &Console::Leave);
   el_set(editor, EL_BIND, "^B", kLeaveFunction, nullptr);
   el_source(editor, nullptr);  // ~/.editrc, as every libedit program does
   return console;

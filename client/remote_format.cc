@@ -33,7 +33,8 @@ Ending HandshakeEnding(const absl::Status& status) {
     default:
       break;
   }
-  return {ExitCode::kProtocolError, absl::StrCat("handshake failed: ", message)};
+  return {ExitCode::kProtocolError,
+          absl::StrCat("handshake failed: ", message)};
 }
 
 Ending ConnectionEnding(const absl::Status& status) {
@@ -70,8 +71,8 @@ std::string FormatBye(const v1::wire::Bye& bye) {
 
 std::vector<std::string> SplitCommands(std::string_view text) {
   std::vector<std::string> commands;
-  for (absl::string_view part : absl::StrSplit(
-           absl::string_view(text.data(), text.size()), ';')) {
+  for (absl::string_view part :
+       absl::StrSplit(absl::string_view(text.data(), text.size()), ';')) {
     part = absl::StripAsciiWhitespace(part);
     if (!part.empty()) commands.emplace_back(part);
   }
@@ -108,8 +109,9 @@ std::string EchoFilter::Filter(std::string_view bytes) {
     if (bare_newline) ++matched_;  // the echo ended with "\n" alone
     if (bytes[i] != expected_[matched_]) {
       active_ = false;
-      return absl::StrCat(expected_.substr(0, matched_),
-                          absl::string_view(bytes.data() + i, bytes.size() - i));
+      return absl::StrCat(
+          expected_.substr(0, matched_),
+          absl::string_view(bytes.data() + i, bytes.size() - i));
     }
     ++matched_;
     ++i;

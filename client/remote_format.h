@@ -21,12 +21,12 @@ namespace dbgd::client {
 // ExitCode is dbgremote's exit status (docs/dbgremote.md).
 enum class ExitCode : int {
   kOk = 0,
-  kUsage = 2,           // usage error or a bad `-remote` string
-  kCannotConnect = 3,   // refused, unreachable, unknown name, no reverse
-                        // connection within --wait
-  kAuthFailed = 4,      // wrong password, locked out, password missing
-  kProtocolError = 5,   // any other handshake failure, a broken connection
-  kSessionGone = 6,     // the session ended or the server let us go early
+  kUsage = 2,          // usage error or a bad `-remote` string
+  kCannotConnect = 3,  // refused, unreachable, unknown name, no reverse
+                       // connection within --wait
+  kAuthFailed = 4,     // wrong password, locked out, password missing
+  kProtocolError = 5,  // any other handshake failure, a broken connection
+  kSessionGone = 6,    // the session ended or the server let us go early
 };
 
 // Ending says why the client stops: the exit code and the line for stderr.

@@ -149,7 +149,10 @@ TEST_F(ServerTest, TwoClientsShareTheConsoleAndALateJoinerGetsHistory) {
   ASSERT_NE(port, 0);
   const std::string spec = absl::StrCat("tcp:server=localhost,port=", port);
 
+  // Alice is in (her replay ends at the prompt) before Bob comes, so she
+  // sees him arrive.
   auto alice = Remote(spec, "box\\alice");
+  ASSERT_TRUE(alice->WaitForOutput("(gdb)", absl::Seconds(20))) << alice->output();
   auto bob = Remote(spec, "box\\bob");
   ASSERT_TRUE(alice->WaitForOutput("*** box\\bob connected", absl::Seconds(20)))
       << alice->output();
