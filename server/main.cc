@@ -182,7 +182,7 @@ int main(int argc, char** argv) {
         (*daemon)->CreateSession(**startup);
     if (!session.ok()) {
       spdlog::error("start-up session: {}", session.status().message());
-      (*daemon)->Shutdown(absl::ZeroDuration());
+      (*daemon)->Shutdown(absl::GetFlag(FLAGS_shutdown_grace));
       return Fail(session.status());
     }
     spdlog::info("{} ready: {} on {} (pid {})", session->name(),
@@ -194,7 +194,7 @@ int main(int argc, char** argv) {
           (*daemon)->CreateServer(session->name(), std::string(spec));
       if (!server.ok()) {
         spdlog::error("start-up server: {}", server.status().message());
-        (*daemon)->Shutdown(absl::ZeroDuration());
+        (*daemon)->Shutdown(absl::GetFlag(FLAGS_shutdown_grace));
         return Fail(server.status());
       }
       spdlog::info("{} - Debugger Server - {}  (dbgremote -remote {})",

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include "absl/strings/str_cat.h"
+#include "session/target_check.h"
 
 namespace dbgd::session {
 namespace {
@@ -17,34 +18,14 @@ class CommandEngine final : public Engine {
       return absl::InvalidArgumentError(
           "target: the command engine runs a program: give target.launch");
     }
+    absl::StatusOr<std::string> program = CheckTarget(target);
+    if (!program.ok()) return program.status();
     const v1::LaunchTarget& launch = target.launch();
-    if (launch.program().empty()) {
-      return absl::InvalidArgumentError("launch.program: is required");
-    }
-    absl::StatusOr<std::string> program =
-        FindProgram(launch.program(), launch.program());
-    if (!program.ok()) {
-      return absl::NotFoundError(
-          absl::StrCat("launch.program: ", program.status().message()));
-    }
-    if (!launch.cwd().empty()) {
-      struct stat st;
-      if (::stat(launch.cwd().c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-        return absl::NotFoundError(
-            absl::StrCat("launch.cwd: ", launch.cwd(), " is not a directory"));
-      }
-    }
     SpawnOptions options;
     options.argv.push_back(*program);
     options.argv.insert(options.argv.end(), launch.args().begin(),
                         launch.args().end());
-    for (const auto& [key, value] : launch.env()) {
-      if (key.empty() || key.find('=') != std::string::npos) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "launch.env: \"", key, "\" is not a variable name"));
-      }
-      options.env.emplace_back(key, value);
-    }
+    for (const auto& [key, value] : launch.env()) options.env.emplace_back(key, value);
     options.cwd = launch.cwd();
     return options;
   }

@@ -20,6 +20,7 @@
 #include "asio/steady_timer.hpp"
 #include "session/async_writer.h"
 #include "session/mi.h"
+#include "session/target_check.h"
 
 namespace dbgd::session {
 namespace {
@@ -29,26 +30,6 @@ constexpr absl::Duration kStartupTimeout = absl::Seconds(20);
 // How long each set-up or shutdown command may take.
 constexpr absl::Duration kSetupTimeout = absl::Seconds(30);
 constexpr absl::Duration kStopCommandTimeout = absl::Seconds(3);
-
-absl::Status CheckFile(absl::string_view field, const std::string& path) {
-  if (path.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ": is required"));
-  }
-  struct stat st;
-  if (::stat(path.c_str(), &st) != 0) {
-    return absl::NotFoundError(
-        absl::StrCat(field, ": ", path, ": ", std::strerror(errno)));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, ": ", path, " is not a regular file"));
-  }
-  return absl::OkStatus();
-}
-
-bool HasLineBreak(absl::string_view text) {
-  return text.find_first_of("\r\n") != absl::string_view::npos;
-}
 
 // One MI command in flight or waiting.
 struct Command {
@@ -83,83 +64,23 @@ class GdbEngine final : public Engine {
                     "-iex", "set style enabled off",
                     // A refused gdbstub is reported after 5 s, not 15.
                     "-iex", "set tcp connect-timeout 5"};
-    switch (target.kind_case()) {
-      case v1::Target::kLaunch: {
-        const v1::LaunchTarget& launch = target.launch();
-        if (launch.program().empty()) {
-          return absl::InvalidArgumentError("launch.program: is required");
-        }
-        absl::StatusOr<std::string> program =
-            FindProgram(launch.program(), launch.program());
-        if (!program.ok()) {
-          return absl::NotFoundError(
-              absl::StrCat("launch.program: ", program.status().message()));
-        }
-        if (!launch.cwd().empty()) {
-          struct stat st;
-          if (::stat(launch.cwd().c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-            return absl::NotFoundError(absl::StrCat(
-                "launch.cwd: ", launch.cwd(), " is not a directory"));
-          }
-          options.cwd = launch.cwd();
-        }
-        for (const auto& [key, value] : launch.env()) {
-          if (key.empty() || key.find('=') != std::string::npos ||
-              HasLineBreak(key) || HasLineBreak(value)) {
-            return absl::InvalidArgumentError(absl::StrCat(
-                "launch.env: \"", key,
-                "\" must be a non-empty name without '=' or line breaks, "
-                "with a one-line value"));
-          }
-          // Set for the program only, not for GDB itself.
-          options.argv.insert(options.argv.end(),
-                              {"-iex", absl::StrCat("set environment ", key,
-                                                    "=", value)});
-        }
-        for (const std::string& arg : launch.args()) {
-          if (HasLineBreak(arg)) {
-            return absl::InvalidArgumentError(
-                "launch.args: an argument contains a line break");
-          }
-        }
-        mi_tty_args_at_ = options.argv.size();
-        if (launch.run()) options.argv.insert(options.argv.end(), {"-ex", "run"});
-        options.argv.push_back("--args");
-        options.argv.push_back(*program);
-        options.argv.insert(options.argv.end(), launch.args().begin(),
-                            launch.args().end());
-        break;
+    absl::StatusOr<std::string> program = CheckTarget(target);
+    if (!program.ok()) return program.status();
+    if (target.kind_case() == v1::Target::kLaunch) {
+      const v1::LaunchTarget& launch = target.launch();
+      options.cwd = launch.cwd();  // the program inherits GDB's
+      for (const auto& [key, value] : launch.env()) {
+        // Set for the program only, not for GDB itself.
+        options.argv.insert(options.argv.end(),
+                            {"-iex", absl::StrCat("set environment ", key, "=",
+                                                  value)});
       }
-      case v1::Target::kAttach:
-        if (target.attach().pid() <= 0) {
-          return absl::InvalidArgumentError(
-              "attach.pid: must be a positive process ID");
-        }
-        if (::kill(target.attach().pid(), 0) != 0 && errno == ESRCH) {
-          return absl::NotFoundError(absl::StrCat(
-              "attach.pid: no process ", target.attach().pid()));
-        }
-        break;
-      case v1::Target::kCrashDump: {
-        absl::Status core =
-            CheckFile("crash_dump.core_file", target.crash_dump().core_file());
-        if (!core.ok()) return core;
-        absl::Status exe = CheckFile("crash_dump.executable",
-                                     target.crash_dump().executable());
-        if (!exe.ok()) return exe;
-        break;
-      }
-      case v1::Target::kRemote:
-        if (target.remote().address().empty() ||
-            target.remote().address().find_first_of(" \t\r\n") !=
-                std::string::npos) {
-          return absl::InvalidArgumentError(
-              "remote.address: must be HOST:PORT or a serial device path");
-        }
-        break;
-      case v1::Target::KIND_NOT_SET:
-        return absl::InvalidArgumentError(
-            "target: one of launch, attach, crash_dump or remote is required");
+      mi_tty_args_at_ = options.argv.size();
+      if (launch.run()) options.argv.insert(options.argv.end(), {"-ex", "run"});
+      options.argv.push_back("--args");
+      options.argv.push_back(*program);
+      options.argv.insert(options.argv.end(), launch.args().begin(),
+                          launch.args().end());
     }
     if (mi_tty_args_at_ == 0) mi_tty_args_at_ = options.argv.size();
 

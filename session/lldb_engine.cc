@@ -22,6 +22,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "asio/steady_timer.hpp"
+#include "session/target_check.h"
 
 namespace dbgd::session {
 namespace {
@@ -43,26 +44,6 @@ constexpr absl::string_view kPrompt = "(lldb)";
 // and no Python (Debian 12's lldb-14 cannot load its Python module).
 constexpr absl::string_view kMarkerCommand = "apropos ";
 constexpr absl::string_view kMarkerAnswer = "pertaining to '";
-
-absl::Status CheckFile(absl::string_view field, const std::string& path) {
-  if (path.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ": is required"));
-  }
-  struct stat st;
-  if (::stat(path.c_str(), &st) != 0) {
-    return absl::NotFoundError(
-        absl::StrCat(field, ": ", path, ": ", std::strerror(errno)));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, ": ", path, " is not a regular file"));
-  }
-  return absl::OkStatus();
-}
-
-bool HasLineBreak(absl::string_view text) {
-  return text.find_first_of("\r\n") != absl::string_view::npos;
-}
 
 bool HasControlCharacter(absl::string_view text) {
   for (const char c : text) {
@@ -230,84 +211,23 @@ class LldbEngine final : public Engine {
                     // no colours, and no y/n questions (e.g. on quit).
                     "--source-quietly", "--no-use-colors",
                     "-o", "settings set auto-confirm true"};
-    switch (target.kind_case()) {
-      case v1::Target::kLaunch: {
-        const v1::LaunchTarget& launch = target.launch();
-        if (launch.program().empty()) {
-          return absl::InvalidArgumentError("launch.program: is required");
-        }
-        absl::StatusOr<std::string> program =
-            FindProgram(launch.program(), launch.program());
-        if (!program.ok()) {
-          return absl::NotFoundError(
-              absl::StrCat("launch.program: ", program.status().message()));
-        }
-        if (!launch.cwd().empty()) {
-          struct stat st;
-          if (::stat(launch.cwd().c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-            return absl::NotFoundError(absl::StrCat(
-                "launch.cwd: ", launch.cwd(), " is not a directory"));
-          }
-          options.cwd = launch.cwd();  // the program inherits LLDB's
-        }
-        for (const auto& [key, value] : launch.env()) {
-          if (key.empty() || key.find('=') != std::string::npos ||
-              HasControlCharacter(key) || HasControlCharacter(value)) {
-            return absl::InvalidArgumentError(absl::StrCat(
-                "launch.env: \"", key,
-                "\" must be a non-empty name without '=' or control "
-                "characters, with a one-line value"));
-          }
-        }
-        for (const std::string& arg : launch.args()) {
-          if (HasLineBreak(arg)) {
-            return absl::InvalidArgumentError(
-                "launch.args: an argument contains a line break");
-          }
-          if (arg.empty()) {
-            // LLDB's argument parser drops empty arguments.
-            return absl::InvalidArgumentError(
-                "launch.args: lldb cannot pass an empty argument");
-          }
-        }
-        // LLDB creates the target and stops before running it, like GDB.
-        options.argv.push_back("--");
-        options.argv.push_back(*program);
-        options.argv.insert(options.argv.end(), launch.args().begin(),
-                            launch.args().end());
-        break;
-      }
-      case v1::Target::kAttach:
-        if (target.attach().pid() <= 0) {
+    absl::StatusOr<std::string> program = CheckTarget(target);
+    if (!program.ok()) return program.status();
+    if (target.kind_case() == v1::Target::kLaunch) {
+      const v1::LaunchTarget& launch = target.launch();
+      for (const std::string& arg : launch.args()) {
+        if (arg.empty()) {
+          // LLDB's argument parser drops empty arguments.
           return absl::InvalidArgumentError(
-              "attach.pid: must be a positive process ID");
+              "launch.args: lldb cannot pass an empty argument");
         }
-        if (::kill(target.attach().pid(), 0) != 0 && errno == ESRCH) {
-          return absl::NotFoundError(absl::StrCat(
-              "attach.pid: no process ", target.attach().pid()));
-        }
-        break;
-      case v1::Target::kCrashDump: {
-        absl::Status core =
-            CheckFile("crash_dump.core_file", target.crash_dump().core_file());
-        if (!core.ok()) return core;
-        absl::Status exe = CheckFile("crash_dump.executable",
-                                     target.crash_dump().executable());
-        if (!exe.ok()) return exe;
-        break;
       }
-      case v1::Target::kRemote:
-        if (target.remote().address().empty() ||
-            target.remote().address().find_first_of(" \t\r\n") !=
-                std::string::npos ||
-            HasControlCharacter(target.remote().address())) {
-          return absl::InvalidArgumentError(
-              "remote.address: must be HOST:PORT or a serial device path");
-        }
-        break;
-      case v1::Target::KIND_NOT_SET:
-        return absl::InvalidArgumentError(
-            "target: one of launch, attach, crash_dump or remote is required");
+      options.cwd = launch.cwd();  // the program inherits LLDB's
+      // LLDB creates the target and stops before running it, like GDB.
+      options.argv.push_back("--");
+      options.argv.push_back(*program);
+      options.argv.insert(options.argv.end(), launch.args().begin(),
+                          launch.args().end());
     }
     return options;
   }

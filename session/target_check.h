@@ -1,0 +1,25 @@
+// CheckTarget: the rules every engine applies to a session's target, with
+// errors that name the field (`launch.program: …`, `attach.pid: …`), so that
+// a request is judged the same whichever engine it names.
+
+#ifndef DBGD_SESSION_TARGET_CHECK_H_
+#define DBGD_SESSION_TARGET_CHECK_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "dbgd/v1/control.pb.h"
+
+namespace dbgd::session {
+
+// CheckTarget validates `target`: a launch program that exists (returned,
+// resolved on PATH), a cwd that is a directory, env names without '=' and
+// one-line values, arguments without line breaks; an attach PID that exists;
+// crash-dump files that exist; a remote address without whitespace. Returns
+// the resolved program for a launch target, "" for the others.
+// INVALID_ARGUMENT or NOT_FOUND name the field.
+absl::StatusOr<std::string> CheckTarget(const v1::Target& target);
+
+}  // namespace dbgd::session
+
+#endif  // DBGD_SESSION_TARGET_CHECK_H_
