@@ -23,6 +23,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "session/session.h"
+#include "testing/session_testing.h"
 #include "testing/subprocess.h"
 
 namespace dbgd::session {
@@ -35,71 +36,10 @@ std::string Target() {
   return std::filesystem::absolute(testing::RunfilePath("tests/programs/target"));
 }
 
-// Reader collects what one hub client receives.
-class Reader {
- public:
-  explicit Reader(std::shared_ptr<HubClient> client) : client_(std::move(client)) {}
-
-  HubClient& client() { return *client_; }
-
-  // WaitFor reads frames until the output (or a notice's text) contains
-  // `needle`, up to `timeout`.
-  bool WaitFor(const std::string& needle, absl::Duration timeout = absl::Seconds(20)) {
-    const absl::Time deadline = absl::Now() + timeout;
-    while (!Contains(needle)) {
-      const absl::Duration left = deadline - absl::Now();
-      if (left <= absl::ZeroDuration()) return false;
-      FramePtr frame = client_->WaitPop(left);
-      if (frame == nullptr) {
-        if (client_->closed()) return Contains(needle);
-        continue;
-      }
-      Take(*frame);
-    }
-    return true;
-  }
-
-  // Drain takes whatever is queued now.
-  void Drain() {
-    while (FramePtr frame = client_->Pop()) Take(*frame);
-  }
-
-  const std::string& output() const { return output_; }
-  const std::string& replay() const { return replay_; }
-  const std::vector<v1::wire::Notice>& notices() const { return notices_; }
-
-  bool HasNotice(v1::wire::Notice::Kind kind, const std::string& text_part) const {
-    for (const auto& notice : notices_) {
-      if (notice.kind() == kind &&
-          absl::StrContains(absl::StrCat(notice.identity(), ": ", notice.text()),
-                            text_part)) {
-        return true;
-      }
-    }
-    return false;
-  }
-
- private:
-  bool Contains(const std::string& needle) const {
-    return absl::StrContains(output_, needle) || absl::StrContains(notice_text_, needle);
-  }
-
-  void Take(const Frame& frame) {
-    if (frame.has_output()) {
-      (frame.output().replay() ? replay_ : output_) += frame.output().data();
-    } else if (frame.has_notice()) {
-      notices_.push_back(frame.notice());
-      absl::StrAppend(&notice_text_, frame.notice().identity(), ": ",
-                      frame.notice().text(), "\n");
-    }
-  }
-
-  std::shared_ptr<HubClient> client_;
-  std::string output_;
-  std::string replay_;
-  std::string notice_text_;
-  std::vector<v1::wire::Notice> notices_;
-};
+using Reader = ::dbgd::testing::HubReader;
+using ::dbgd::testing::Children;
+using ::dbgd::testing::Gone;
+using ::dbgd::testing::OpenDescriptors;
 
 class SessionTest : public ::testing::Test {
  protected:
@@ -158,48 +98,6 @@ class SessionTest : public ::testing::Test {
   int next_id_ = 0;
   std::vector<std::shared_ptr<Session>> sessions_;
 };
-
-// Gone reports whether `pid` has disappeared (waiting up to 10 s); a zombie
-// whose parent is not this process counts as present.
-bool Gone(pid_t pid) {
-  const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (absl::Now() < deadline) {
-    if (!std::filesystem::exists(absl::StrCat("/proc/", pid))) return true;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  return false;
-}
-
-// OpenDescriptors counts this process's open file descriptors.
-int OpenDescriptors() {
-  int count = 0;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
-    (void)entry;
-    ++count;
-  }
-  return count;
-}
-
-// Children lists live processes whose parent is this process.
-std::vector<pid_t> Children() {
-  std::vector<pid_t> children;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
-    int pid = 0;
-    if (!absl::SimpleAtoi(entry.path().filename().string(), &pid)) continue;
-    std::ifstream stat(entry.path() / "stat");
-    std::string line;
-    std::getline(stat, line);
-    const size_t close = line.rfind(')');
-    if (close == std::string::npos) continue;
-    char state = 0;
-    int ppid = 0;
-    if (std::sscanf(line.c_str() + close + 1, " %c %d", &state, &ppid) == 2 &&
-        ppid == ::getpid()) {
-      children.push_back(pid);
-    }
-  }
-  return children;
-}
 
 TEST_F(SessionTest, LaunchBreakRunBacktrace) {
   absl::StatusOr<std::shared_ptr<Session>> session = Launch({"crash"});
