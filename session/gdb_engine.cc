@@ -122,15 +122,14 @@ class GdbEngine final : public Engine {
 
   void Stop(bool kill_target, std::function<void()> done) override {
     std::vector<std::string> commands;
-    switch (target_.kind_case()) {
-      case v1::Target::kLaunch:
-        commands.push_back("kill");  // we started it; it ends with us
+    switch (TargetOnStopFor(target_, kill_target)) {
+      case TargetOnStop::kKill:
+        commands.push_back("kill");
         break;
-      case v1::Target::kAttach:
-      case v1::Target::kRemote:
-        commands.push_back(kill_target ? "kill" : "detach");
+      case TargetOnStop::kDetach:
+        commands.push_back("detach");
         break;
-      default:
+      case TargetOnStop::kNothing:
         break;
     }
     auto remaining = std::make_shared<size_t>(commands.size() + 1);

@@ -287,15 +287,14 @@ class LldbEngine final : public Engine {
     // A running target reads the console itself; stop it so that LLDB does.
     InterruptTarget();
     std::vector<std::string> commands;
-    switch (target_.kind_case()) {
-      case v1::Target::kLaunch:
-        commands.push_back("process kill");  // we started it; it ends with us
+    switch (TargetOnStopFor(target_, kill_target)) {
+      case TargetOnStop::kKill:
+        commands.push_back("process kill");
         break;
-      case v1::Target::kAttach:
-      case v1::Target::kRemote:
-        commands.push_back(kill_target ? "process kill" : "process detach");
+      case TargetOnStop::kDetach:
+        commands.push_back("process detach");
         break;
-      default:
+      case TargetOnStop::kNothing:
         break;
     }
     auto remaining = std::make_shared<size_t>(commands.size() + 1);

@@ -115,4 +115,16 @@ absl::StatusOr<std::string> CheckTarget(const v1::Target& target) {
       "target: one of launch, attach, crash_dump or remote is required");
 }
 
+TargetOnStop TargetOnStopFor(const v1::Target& target, bool kill_target) {
+  switch (target.kind_case()) {
+    case v1::Target::kLaunch:
+      return TargetOnStop::kKill;
+    case v1::Target::kAttach:
+    case v1::Target::kRemote:
+      return kill_target ? TargetOnStop::kKill : TargetOnStop::kDetach;
+    default:
+      return TargetOnStop::kNothing;
+  }
+}
+
 }  // namespace dbgd::session

@@ -20,6 +20,13 @@ namespace dbgd::session {
 // INVALID_ARGUMENT or NOT_FOUND name the field.
 absl::StatusOr<std::string> CheckTarget(const v1::Target& target);
 
+// TargetOnStop is what an engine does to its target when the session is
+// deleted: a launched program is always killed (dbgd started it); an
+// attached process or remote target is detached, or killed when
+// `kill_target`; a core file needs nothing.
+enum class TargetOnStop { kNothing, kDetach, kKill };
+TargetOnStop TargetOnStopFor(const v1::Target& target, bool kill_target);
+
 }  // namespace dbgd::session
 
 #endif  // DBGD_SESSION_TARGET_CHECK_H_
