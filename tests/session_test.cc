@@ -40,6 +40,7 @@ using Reader = ::dbgd::testing::HubReader;
 using ::dbgd::testing::Children;
 using ::dbgd::testing::Gone;
 using ::dbgd::testing::OpenDescriptors;
+using ::dbgd::testing::TargetPid;
 
 class SessionTest : public ::testing::Test {
  protected:
@@ -264,10 +265,8 @@ TEST_F(SessionTest, QuitTypedByAClientEndsTheSessionAndLeavesNothing) {
   Reader reader((*session)->hub().Attach("alice"));
   reader.client().Input("run");
   ASSERT_TRUE(reader.WaitFor("mode loop"));
-  const std::string output = reader.output();
-  int inferior = 0;
-  const size_t at = output.find("target pid ") + 11;
-  ASSERT_TRUE(absl::SimpleAtoi(output.substr(at, output.find(' ', at) - at), &inferior));
+  const pid_t inferior = TargetPid(reader.output());
+  ASSERT_GT(inferior, 0) << reader.output();
   const pid_t engine = (*session)->Describe().engine_pid();
 
   reader.client().Break();
@@ -291,10 +290,8 @@ TEST_F(SessionTest, DeleteLeavesNoProcessBehind) {
   Reader reader((*session)->hub().Attach("alice"));
   reader.client().Input("run");
   ASSERT_TRUE(reader.WaitFor("mode loop"));
-  const std::string output = reader.output();
-  int inferior = 0;
-  const size_t at = output.find("target pid ") + 11;
-  ASSERT_TRUE(absl::SimpleAtoi(output.substr(at, output.find(' ', at) - at), &inferior));
+  const pid_t inferior = TargetPid(reader.output());
+  ASSERT_GT(inferior, 0) << reader.output();
   const pid_t engine = (*session)->Describe().engine_pid();
 
   Delete(**session, /*kill_target=*/false);
