@@ -65,7 +65,11 @@ absl::StatusOr<ControlChannel> ControlChannel::Open(
   } else {
     credentials = grpc::InsecureChannelCredentials();
   }
-  result.channel_ = grpc::CreateChannel(options.address, credentials);
+  // A search over every host can answer with tens of megabytes.
+  grpc::ChannelArguments arguments;
+  arguments.SetMaxReceiveMessageSize(-1);
+  result.channel_ =
+      grpc::CreateCustomChannel(options.address, credentials, arguments);
   return result;
 }
 

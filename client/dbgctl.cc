@@ -21,6 +21,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "client/control_channel.h"
+#include "client/discovery_listing.h"
 #include "common/paths.h"
 #include "dbgd/v1/control.grpc.pb.h"
 #include "dbgd/v1/discovery.grpc.pb.h"
@@ -68,7 +69,8 @@ constexpr char kUsage[] =
     "dbgctl: control a dbgd daemon.\n"
     "Usage: dbgctl [--addr=ADDR] [--json] COMMAND [ARGS]\n"
     "Commands:\n"
-    "  health                 is the daemon serving?\n"
+    "  health [SERVICE]       is the daemon serving? (dbgd.registry: are its\n"
+    "                         servers registered?)\n"
     "  create-session (--launch=PROG [-- ARGS] | --attach=PID |\n"
     "                  --core=CORE --exe=EXE | --remote=HOST:PORT)\n"
     "                         start a debugging session\n"
@@ -141,8 +143,10 @@ struct Context {
 std::string TargetText(const v1::Target& target);
 
 int Health(const Context& c) {
+  if (c.args.size() > 1) return UsageError("health takes at most one SERVICE");
   auto stub = grpc::health::v1::Health::NewStub(c.channel.channel());
   grpc::health::v1::HealthCheckRequest request;
+  if (!c.args.empty()) request.set_service(c.args[0]);
   grpc::health::v1::HealthCheckResponse response;
   grpc::Status status =
       stub->Check(c.channel.NewContext(c.timeout).get(), request, &response);
@@ -452,17 +456,8 @@ int Search(const Context& c) {
     PrintJson(response);
     return 0;
   }
-  std::map<std::string, std::vector<const v1::DiscoveredServer*>> by_host;
-  for (const std::string& host : response.hosts()) by_host[host];
-  for (const v1::DiscoveredServer& s : response.servers()) {
-    by_host[s.host()].push_back(&s);
-  }
-  for (const auto& [host, servers] : by_host) {
-    std::printf("Servers on \\\\%s:\n", host.c_str());
-    for (const v1::DiscoveredServer* s : servers) {
-      std::printf("%s - %s\n", s->kind().c_str(), s->endpoint().c_str());
-    }
-  }
+  std::fputs(dbgd::client::FormatServerListing(response, request.host()).c_str(),
+             stdout);
   return 0;
 }
 

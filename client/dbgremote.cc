@@ -25,6 +25,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "dbgd/v1/discovery.grpc.pb.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "client/discovery_listing.h"
 #include "client/remote_client.h"
 #include "client/remote_console.h"
 #include "client/remote_format.h"
@@ -64,6 +68,11 @@ ABSL_FLAG(absl::Duration, settle, absl::Milliseconds(500),
           "A command is done when its output has been quiet this long.");
 ABSL_FLAG(absl::Duration, command_timeout, absl::Seconds(60),
           "Send the next command after this long even if output goes on.");
+ABSL_FLAG(std::string, discovery, "",
+          "-QR: the daemon to ask, unix:PATH or HOST[:PORT] (default port "
+          "7701); with it, -QR alone lists every host.");
+ABSL_FLAG(absl::Duration, search_timeout, absl::Seconds(10),
+          "-QR: give up on the search after this long.");
 ABSL_FLAG(absl::Duration, wait, absl::ZeroDuration(),
           "Give up connecting (or waiting for a reverse connection) after "
           "this long; 0: no limit of our own.");
@@ -83,6 +92,8 @@ constexpr char kUsage[] =
     "[,ipversion=6]\n"
     "       dbgremote -remote tcp:clicon=SERVER,port=PORT[:LAST]"
     "[,password=P]\n"
+    "       dbgremote -QR [\\\\]HOST[:PORT]    (search for servers on HOST)\n"
+    "       dbgremote --discovery=ADDR -QR [HOST]\n"
     "Options: -c \"CMD1;CMD2\" --identity=HOST\\USER --settle=500ms\n"
     "         --command_timeout=60s --wait=0\n"
     "On a terminal: Ctrl+C breaks into the target, Ctrl+B or Ctrl+D leaves.\n"
@@ -113,19 +124,77 @@ int UsageError(const std::string& message) {
   return static_cast<int>(ExitCode::kUsage);
 }
 
-// AsksForDiscovery: `-QR` is WinDbg's "search for servers", which Abseil
-// would take for an unknown flag (and which needs no value).
-bool AsksForDiscovery(int argc, char** argv) {
+// The `-QR` argument: WinDbg's "search for servers", which Abseil would
+// take for an unknown flag. It needs no value; the host may follow it
+// (`-QR \\box17`) or be attached (`-QR=box17`).
+struct QueryArgument {
+  int index = -1;    // in argv; -1: not given
+  std::string host;  // from `-QR=HOST`
+};
+
+QueryArgument FindQuery(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--") break;
-    for (const char* name : {"-QR", "--QR"}) {
-      if (arg == name || absl::StartsWith(arg, absl::StrCat(name, "="))) {
-        return true;
+    for (const std::string name : {"-QR", "--QR"}) {
+      if (arg == name) return {i, ""};
+      if (absl::StartsWith(arg, name + "=")) {
+        return {i, arg.substr(name.size() + 1)};
       }
     }
   }
-  return false;
+  return {};
+}
+
+ExitCode SearchExitCode(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      return ExitCode::kUsage;
+    case grpc::StatusCode::UNAVAILABLE:
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return ExitCode::kCannotConnect;
+    default:
+      return ExitCode::kProtocolError;
+  }
+}
+
+// Search is `dbgremote -QR`: ask a daemon's Discovery service and print
+// the WinDbg listing.
+int Search(int argc, char** argv, const QueryArgument& query) {
+  std::vector<char*> rest(argv, argv + argc);
+  rest.erase(rest.begin() + query.index);
+  const std::vector<char*> positional =
+      absl::ParseCommandLine(static_cast<int>(rest.size()), rest.data());
+  std::string host = query.host;
+  if (positional.size() > 2 || (positional.size() == 2 && !host.empty())) {
+    return UsageError("-QR takes at most one HOST");
+  }
+  if (positional.size() == 2) host = positional[1];
+  absl::StatusOr<dbgd::client::DiscoveryTarget> target =
+      dbgd::client::ResolveDiscoveryTarget(host,
+                                           absl::GetFlag(FLAGS_discovery));
+  if (!target.ok()) return UsageError(std::string(target.status().message()));
+
+  grpc::ChannelArguments arguments;
+  arguments.SetMaxReceiveMessageSize(-1);  // every host can be megabytes
+  auto stub = dbgd::v1::Discovery::NewStub(grpc::CreateCustomChannel(
+      target->address, grpc::InsecureChannelCredentials(), arguments));
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(
+      absl::Now() + absl::GetFlag(FLAGS_search_timeout)));
+  dbgd::v1::SearchServersRequest request;
+  request.set_host(target->host);
+  dbgd::v1::SearchServersResponse response;
+  const grpc::Status status = stub->SearchServers(&context, request, &response);
+  if (!status.ok()) {
+    return Exit({SearchExitCode(status.error_code()),
+                 absl::StrCat("-QR: searching at ", target->address, ": ",
+                              status.error_message())});
+  }
+  std::fputs(
+      dbgd::client::FormatServerListing(response, target->host).c_str(),
+      stdout);
+  return 0;
 }
 
 // ValidIdentity: what servers accept as ClientHello.identity
@@ -212,9 +281,8 @@ Ending RunInteractive(RemoteClient& client, Console& console,
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(kUsage);
-  if (AsksForDiscovery(argc, argv)) {
-    return Exit(
-        {ExitCode::kUsage, "-QR: discovery is not built yet (issue #5)"});
+  if (const QueryArgument query = FindQuery(argc, argv); query.index > 0) {
+    return Search(argc, argv, query);
   }
   const std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   if (positional.size() > 1) {

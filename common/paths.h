@@ -11,6 +11,8 @@
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace dbgd {
 
@@ -23,6 +25,21 @@ std::string DefaultControlAddress();
 
 // DefaultPipeDir returns `<RuntimeDir()>/pipes`.
 std::string DefaultPipeDir();
+
+// kDefaultDiscoveryPort is the TCP port of the read-only Discovery service
+// (`dbgd --discovery_listen=HOST`, `dbgremote -QR HOST`) when none is given.
+inline constexpr int kDefaultDiscoveryPort = 7701;
+
+// HostName returns this machine's host name, or "localhost" when it has none.
+std::string HostName();
+
+// WithDefaultPort turns `HOST`, `HOST:PORT`, `[V6]`, `[V6]:PORT` or a bare
+// IPv6 address into `HOST:PORT` / `[V6]:PORT`, adding `default_port` when
+// none is given. INVALID_ARGUMENT naming `what` for an empty host or a port
+// outside 0..65535.
+absl::StatusOr<std::string> WithDefaultPort(absl::string_view address,
+                                            int default_port,
+                                            absl::string_view what);
 
 // kMaxUnixPathLength is the longest path a Unix socket can bind to
 // (sizeof(sockaddr_un::sun_path) less the terminating NUL).

@@ -43,5 +43,24 @@ TEST(PathsTest, MakePrivateDirectoryRefusesAFile) {
   EXPECT_NE(status.message().find(file), std::string::npos);
 }
 
+TEST(WithDefaultPortTest, AddsThePortOnlyWhenMissing) {
+  EXPECT_EQ(*WithDefaultPort("box17", 7701, "x"), "box17:7701");
+  EXPECT_EQ(*WithDefaultPort("box17:80", 7701, "x"), "box17:80");
+  EXPECT_EQ(*WithDefaultPort("127.0.0.1:0", 7701, "x"), "127.0.0.1:0");
+  EXPECT_EQ(*WithDefaultPort("[::1]", 7701, "x"), "[::1]:7701");
+  EXPECT_EQ(*WithDefaultPort("[::]:9", 7701, "x"), "[::]:9");
+  EXPECT_EQ(*WithDefaultPort("fe80::1", 7701, "x"), "[fe80::1]:7701");
+}
+
+TEST(WithDefaultPortTest, NamesTheFlagAndTheFault) {
+  for (const char* bad : {"", ":80", "box:", "box:http", "box:70000", "[::1", "[::1]x", "[]:5"}) {
+    absl::StatusOr<std::string> address = WithDefaultPort(bad, 7701, "discovery_listen");
+    ASSERT_FALSE(address.ok()) << bad;
+    EXPECT_EQ(address.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(std::string(address.status().message()).rfind("discovery_listen: ", 0), 0u)
+        << address.status().message();
+  }
+}
+
 }  // namespace
 }  // namespace dbgd

@@ -2,10 +2,7 @@
 
 #include <utility>
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
 
 namespace dbgd::discovery {
 namespace {
@@ -17,23 +14,17 @@ std::string SortKey(const v1::DiscoveredServer& server, const std::string& key) 
 
 }  // namespace
 
-std::string NormalizeHost(const std::string& host) {
-  absl::string_view view = host;
-  absl::ConsumePrefix(&view, "\\\\");
-  return absl::AsciiStrToLower(view);
-}
-
 absl::Status EmbeddedRegistry::Register(const std::string& key,
                                         const v1::DiscoveredServer& server) {
-  auto shared = std::make_shared<const v1::DiscoveredServer>(server);
-  Position position{NormalizeHost(server.host()), SortKey(server, key)};
+  EntryPtr entry = Entry::Make(server);
+  Position position{entry->host(), SortKey(server, key)};
   MutexLock lock(&mu_);
   if (auto it = by_key_.find(key); it != by_key_.end()) {
     auto host = by_host_.find(it->second.host);
     host->second.erase(it->second.sort_key);
     if (host->second.empty()) by_host_.erase(host);
   }
-  by_host_[position.host][position.sort_key] = std::move(shared);
+  by_host_[position.host][position.sort_key] = std::move(entry);
   by_key_[key] = std::move(position);
   return absl::OkStatus();
 }
@@ -49,11 +40,11 @@ absl::Status EmbeddedRegistry::Unregister(const std::string& key) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<ServerPtr>> EmbeddedRegistry::Search(
+absl::StatusOr<std::vector<EntryPtr>> EmbeddedRegistry::Search(
     const std::string& host) {
-  std::vector<ServerPtr> found;
+  std::vector<EntryPtr> found;
   MutexLock lock(&mu_);
-  auto collect = [&found](const std::map<std::string, ServerPtr>& entries) {
+  auto collect = [&found](const std::map<std::string, EntryPtr>& entries) {
     for (const auto& [sort_key, server] : entries) found.push_back(server);
   };
   if (host.empty()) {

@@ -18,8 +18,9 @@ class EmbeddedRegistry final : public Registry {
   absl::Status Register(const std::string& key,
                         const v1::DiscoveredServer& server) override;
   absl::Status Unregister(const std::string& key) override;
-  absl::StatusOr<std::vector<ServerPtr>> Search(
+  absl::StatusOr<std::vector<EntryPtr>> Search(
       const std::string& host) override;
+  std::string Describe() const override { return "embedded"; }
 
  private:
   // Where an entry sits in by_host_.
@@ -32,7 +33,7 @@ class EmbeddedRegistry final : public Registry {
   std::map<std::string, Position> by_key_ ABSL_GUARDED_BY(mu_);
   // host → entries in endpoint order, so a one-host search touches one host
   // and an all-hosts search is one ordered walk.
-  std::map<std::string, std::map<std::string, ServerPtr>> by_host_
+  std::map<std::string, std::map<std::string, EntryPtr>> by_host_
       ABSL_GUARDED_BY(mu_);
 };
 

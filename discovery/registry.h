@@ -6,11 +6,18 @@
 // actual port) and removes them when they end. Search answers for one host
 // or for every host the registry knows.
 //
-// Thread-safety: implementations are safe to call from any thread.
+// Entries are kept in wire form — a serialized v1::DiscoveredServer — so a
+// search over 100,000 servers is a walk and a concatenation, not 100,000
+// message copies (bench/registry_bench).
+//
+// Thread-safety: implementations are safe to call from any thread, and
+// Register/Unregister never block on the network: they may be called from
+// event callbacks.
 
 #ifndef DBGD_DISCOVERY_REGISTRY_H_
 #define DBGD_DISCOVERY_REGISTRY_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -21,15 +28,45 @@
 
 namespace dbgd::discovery {
 
-using ServerPtr = std::shared_ptr<const v1::DiscoveredServer>;
+// Entry: one registered server, immutable and shared.
+class Entry {
+ public:
+  // Make serializes `server`; its host is normalized (NormalizeHost).
+  static std::shared_ptr<const Entry> Make(v1::DiscoveredServer server);
+  // FromWire wraps bytes already serialized (as stored in etcd) for the
+  // normalized `host` without parsing them.
+  static std::shared_ptr<const Entry> FromWire(std::string host,
+                                               std::string wire);
+
+  const std::string& host() const { return host_; }  // normalized
+  const std::string& wire() const { return wire_; }  // a DiscoveredServer
+  // Decode parses wire(); an empty message if it is malformed.
+  v1::DiscoveredServer Decode() const;
+
+ private:
+  Entry(std::string host, std::string wire)
+      : host_(std::move(host)), wire_(std::move(wire)) {}
+
+  std::string host_;
+  std::string wire_;
+};
+
+using EntryPtr = std::shared_ptr<const Entry>;
+
+// Whether this daemon's servers are in the registry right now.
+struct RegistryState {
+  bool registered = true;
+  std::string detail;  // e.g. "etcd://127.0.0.1:2379: connection refused"
+};
 
 class Registry {
  public:
   virtual ~Registry() = default;
 
   // Register adds or replaces the entry `key` (unique within this daemon,
-  // e.g. "servers/3") for `server.host()`. UNAVAILABLE when the backing
-  // store cannot be reached; the registry retries by itself.
+  // e.g. "servers/3"). `server.host()` is normalized on the way in. OK
+  // means the registry has taken the entry and keeps it published, retrying
+  // by itself while its store is unreachable.
   virtual absl::Status Register(const std::string& key,
                                 const v1::DiscoveredServer& server) = 0;
 
@@ -38,14 +75,30 @@ class Registry {
 
   // Search returns the servers registered for `host` (case-insensitive,
   // `\\` prefix ignored), or for every host when `host` is empty, ordered
-  // by host then endpoint. Entries are shared and immutable, so a search
-  // costs one pointer per server until the caller copies what it sends.
-  virtual absl::StatusOr<std::vector<ServerPtr>> Search(
+  // by host then endpoint. UNAVAILABLE when the store cannot be reached.
+  virtual absl::StatusOr<std::vector<EntryPtr>> Search(
       const std::string& host) = 0;
+
+  // State tells whether this daemon's entries are published.
+  virtual RegistryState State() const { return {}; }
+
+  // Describe names the registry for logs, e.g. "embedded" or
+  // "etcd://h1:2379,h2:2379".
+  virtual std::string Describe() const = 0;
 };
 
 // NormalizeHost strips a leading `\\` and lower-cases `host`.
-std::string NormalizeHost(const std::string& host);
+std::string NormalizeHost(absl::string_view host);
+
+// CheckHostName accepts a host name or address as advertised and searched
+// for (letters, digits, and `-._:[]%`, at most 253 characters, an optional
+// `\\` prefix); INVALID_ARGUMENT naming `what` otherwise.
+absl::Status CheckHostName(absl::string_view host, absl::string_view what);
+
+// EncodeSearchResponse serializes a v1::SearchServersResponse holding
+// `entries` (ordered by host) and their distinct hosts, by concatenating
+// the entries' wire form.
+std::string EncodeSearchResponse(const std::vector<EntryPtr>& entries);
 
 }  // namespace dbgd::discovery
 

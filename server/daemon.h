@@ -14,21 +14,42 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/event_loop.h"
+#include "common/mutex.h"
+#include "discovery/registry.h"
 #include "grpcpp/server.h"
 #include "server/control_endpoint.h"
 #include "server/control_service.h"
 #include "server/discovery_service.h"
 #include "server/event_bus.h"
+#include "server/registrar.h"
 #include "server/server_manager.h"
 #include "server/session_manager.h"
 
 namespace dbgd::server {
 
+struct DiscoveryOptions {
+  // "" or "embedded": this host only; "etcd://h1:2379[,h2:2379]": shared.
+  std::string registry;
+  absl::Duration registry_ttl = absl::Seconds(10);  // etcd lease TTL
+  // `HOST[:PORT]` for a plaintext, read-only Discovery service (default
+  // port kDefaultDiscoveryPort); empty: only on the control socket.
+  std::string listen;
+  // The `daemon` of every entry: where other hosts reach this daemon.
+  // Default: advertise_host with the discovery port, when listening.
+  std::string advertise_address;
+};
+
 struct DaemonOptions {
   ControlListenOptions control;
-  ServerManagerOptions servers;
+  ServerManagerOptions servers;  // servers.advertise_host: default host name
+  DiscoveryOptions discovery;
   int io_threads = 2;  // threads running the event loop
 };
+
+// The health-check service name that reports whether this daemon's servers
+// are registered: SERVING when they are, NOT_SERVING while the registry
+// (etcd) cannot be reached. The daemon itself ("") keeps SERVING.
+inline constexpr char kRegistryHealthService[] = "dbgd.registry";
 
 class Daemon {
  public:
@@ -62,20 +83,41 @@ class Daemon {
   // The address clients dial, e.g. `unix:/run/dbgd/control.sock` or
   // `127.0.0.1:7700` (with the port actually bound).
   const std::string& control_address() const { return control_address_; }
+  // The Discovery service's own address (`--discovery_listen`, with the
+  // port actually bound), or empty.
+  const std::string& discovery_address() const { return discovery_address_; }
 
  private:
   Daemon() = default;
 
-  // Constant after Start.
+  // ListenForDiscovery serves Discovery alone, plaintext, on `address`.
+  absl::Status ListenForDiscovery(const std::string& address);
+  // OnRegistryState reports the registry's state through health.
+  void OnRegistryState(const discovery::RegistryState& state);
+  void ApplyHealth() ABSL_EXCLUSIVE_LOCKS_REQUIRED(health_mu_);
+
+  // Constant after Start. Declared so that destruction runs users before
+  // what they use: the registry outlives the registrar and the service.
   ControlEndpoint endpoint_;
+  std::unique_ptr<discovery::Registry> registry_;
   std::unique_ptr<EventLoop> loop_;
   std::unique_ptr<EventBus> events_;
   std::unique_ptr<SessionManager> sessions_;
   std::unique_ptr<ServerManager> servers_;
+  std::unique_ptr<Registrar> registrar_;
   std::string control_address_;
+  std::string discovery_address_;
   std::unique_ptr<ControlService> control_service_;
   std::unique_ptr<DiscoveryService> discovery_service_;
+  std::unique_ptr<DiscoveryService> discovery_listen_service_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<grpc::Server> discovery_server_;
+
+  // The registry reports from its own thread, possibly before the servers
+  // exist; the last state is kept and applied when they do.
+  Mutex health_mu_;
+  discovery::RegistryState registry_state_ ABSL_GUARDED_BY(health_mu_);
+  bool serving_ ABSL_GUARDED_BY(health_mu_) = false;
 };
 
 }  // namespace dbgd::server

@@ -1,21 +1,36 @@
 // dbgd.v1.Discovery, "search for debugging servers" (DESIGN §3, §6).
 //
 // Read-only and open to any caller that reaches it: it reveals only what
-// `-QR` would.
+// `-QR` would. The method is served raw: the registry keeps its entries in
+// wire form and the response is their concatenation, so a search over
+// 100,000 servers copies bytes, not messages (bench/registry_bench).
+// Searches run on a small pool of their own, since an etcd-backed search
+// waits on the network and gRPC's callback threads must not.
 
 #ifndef DBGD_SERVER_DISCOVERY_SERVICE_H_
 #define DBGD_SERVER_DISCOVERY_SERVICE_H_
 
+#include "asio/thread_pool.hpp"
 #include "dbgd/v1/discovery.grpc.pb.h"
+#include "discovery/registry.h"
 
 namespace dbgd::server {
 
-class DiscoveryService final : public v1::Discovery::CallbackService {
+class DiscoveryService final
+    : public v1::Discovery::WithRawCallbackMethod_SearchServers<
+          v1::Discovery::Service> {
  public:
-  grpc::ServerUnaryReactor* SearchServers(
-      grpc::CallbackServerContext* context,
-      const v1::SearchServersRequest* request,
-      v1::SearchServersResponse* response) override;
+  explicit DiscoveryService(discovery::Registry& registry);
+  // Waits for searches still running.
+  ~DiscoveryService() override;
+
+  grpc::ServerUnaryReactor* SearchServers(grpc::CallbackServerContext* context,
+                                          const grpc::ByteBuffer* request,
+                                          grpc::ByteBuffer* response) override;
+
+ private:
+  discovery::Registry& registry_;
+  asio::thread_pool pool_{2};
 };
 
 }  // namespace dbgd::server

@@ -62,6 +62,21 @@ ABSL_FLAG(std::string, server, "",
 ABSL_FLAG(std::string, advertise_host, "",
           "The host name clients are told to connect to (connect strings, "
           "discovery). Default: this machine's host name.");
+ABSL_FLAG(std::string, advertise_address, "",
+          "HOST[:PORT] where other hosts reach this daemon's Discovery "
+          "service, reported with every registered server. Default: "
+          "--advertise_host with the --discovery_listen port.");
+ABSL_FLAG(std::string, registry, "embedded",
+          "Where servers are registered for `dbgremote -QR`: embedded (this "
+          "host only) or etcd://HOST:PORT[,HOST:PORT...] (shared by many "
+          "hosts).");
+ABSL_FLAG(absl::Duration, registry_ttl, absl::Seconds(10),
+          "etcd registry: the lease TTL; a daemon that dies disappears from "
+          "searches within it.");
+ABSL_FLAG(std::string, discovery_listen, "",
+          "Also serve the read-only Discovery service, plaintext, on "
+          "HOST[:PORT] (default port 7701), for other hosts' `dbgremote -QR`. "
+          "Off by default.");
 ABSL_FLAG(absl::Duration, auth_failure_delay, absl::Seconds(1),
           "After a wrong debugging-server password, how long before the "
           "client is told.");
@@ -166,6 +181,10 @@ int main(int argc, char** argv) {
   options.control.token_file = absl::GetFlag(FLAGS_control_token_file);
   options.control.insecure = absl::GetFlag(FLAGS_insecure_control);
   options.servers.advertise_host = absl::GetFlag(FLAGS_advertise_host);
+  options.discovery.registry = absl::GetFlag(FLAGS_registry);
+  options.discovery.registry_ttl = absl::GetFlag(FLAGS_registry_ttl);
+  options.discovery.listen = absl::GetFlag(FLAGS_discovery_listen);
+  options.discovery.advertise_address = absl::GetFlag(FLAGS_advertise_address);
   options.servers.throttle.failure_delay = absl::GetFlag(FLAGS_auth_failure_delay);
   options.servers.throttle.max_failures = absl::GetFlag(FLAGS_auth_max_failures);
   options.servers.throttle.window = absl::GetFlag(FLAGS_auth_failure_window);

@@ -9,18 +9,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "asio/post.hpp"
+#include "common/paths.h"
 #include "transports/spec.h"
 
 namespace dbgd::server {
 namespace {
-
-std::string HostName() {
-  char name[256] = "";
-  if (::gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') {
-    return "localhost";
-  }
-  return name;
-}
 
 // ParseId accepts `prefix/N` or `N`.
 absl::StatusOr<uint64_t> ParseId(const std::string& name,
@@ -44,7 +37,7 @@ ServerManager::ServerManager(asio::io_context& io, SessionManager& sessions,
   context_.io = &io_;
   context_.throttle = &throttle_;
   context_.advertise_host = options.advertise_host.empty()
-                                ? HostName()
+                                ? dbgd::HostName()
                                 : options.advertise_host;
   context_.next_client_id = [this] { return next_client_id_++; };
   context_.on_event = [this](v1::Event event) { events_.Publish(event); };

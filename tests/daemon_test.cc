@@ -142,7 +142,7 @@ TEST(DaemonTest, ServesHealthValidatesSpecsAndStopsOnSigterm) {
   EXPECT_NE(::access(socket.c_str(), F_OK), 0) << "socket file removed";
 }
 
-TEST(DaemonTest, SearchServersAnswersUnimplementedNamingItsIssue) {
+TEST(DaemonTest, SearchServersAnswersFromTheEmbeddedRegistry) {
   testing::SocketDir dir;
   const std::string socket = dir.Join("control.sock");
   std::unique_ptr<Subprocess> daemon = StartDaemon({"--control_listen=unix:" + socket});
@@ -153,8 +153,26 @@ TEST(DaemonTest, SearchServersAnswersUnimplementedNamingItsIssue) {
   v1::SearchServersResponse found;
   grpc::Status status = discovery->SearchServers(channel->NewContext(absl::Seconds(5)).get(),
                                     v1::SearchServersRequest(), &found);
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
-  EXPECT_THAT(status.error_message(), HasSubstr("issue #5"));
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(found.servers_size(), 0) << "nothing registered yet";
+  EXPECT_EQ(found.hosts_size(), 0);
+
+  v1::SearchServersRequest bad;
+  bad.set_host("a/b");
+  status = discovery->SearchServers(channel->NewContext(absl::Seconds(5)).get(), bad,
+                                    &found);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("host: \"a/b\" is not a host name"));
+
+  grpc::health::v1::HealthCheckRequest registry;
+  registry.set_service("dbgd.registry");
+  grpc::health::v1::HealthCheckResponse health;
+  auto health_stub = grpc::health::v1::Health::NewStub(channel->channel());
+  ASSERT_TRUE(health_stub->Check(channel->NewContext(absl::Seconds(5)).get(), registry,
+                                 &health).ok());
+  EXPECT_EQ(health.status(), grpc::health::v1::HealthCheckResponse::SERVING)
+      << "the embedded registry always has this daemon's servers";
+  health_stub.reset();
   discovery.reset();
   channel.reset();
   ExpectCleanExit(*daemon);
@@ -204,6 +222,21 @@ TEST(DaemonTest, BadFlagValuesAreNamed) {
       {Dbgd(), "--log_format=xml"}, absl::Seconds(10));
   EXPECT_NE(WEXITSTATUS(run.status), 0);
   EXPECT_THAT(run.output, HasSubstr("log_format"));
+
+  testing::SocketDir dir;
+  const std::string control = "--control_listen=unix:" + dir.Join("c.sock");
+  for (const auto& [flag, named] : std::vector<std::pair<std::string, std::string>>{
+           {"--registry=zookeeper://h:2181", "registry: \"zookeeper://h:2181\" is neither"},
+           {"--discovery_listen=127.0.0.1:99999", "discovery_listen: port \"99999\""},
+           {"--advertise_host=a b", "advertise_host: \"a b\" is not a host name"},
+           {"--advertise_address=:7701", "advertise_address: \":7701\" names no host"},
+       }) {
+    run = testing::RunToCompletion({Dbgd(), control, flag}, absl::Seconds(10));
+    EXPECT_EQ(WEXITSTATUS(run.status), 2) << flag;
+    EXPECT_THAT(run.output, HasSubstr(named)) << flag;
+    EXPECT_NE(::access(dir.Join("c.sock").c_str(), F_OK), 0)
+        << flag << ": no control socket left behind";
+  }
 }
 
 TEST(DaemonTest, TcpControlWithBearerTokenRejectsCallsWithoutIt) {

@@ -1,0 +1,82 @@
+#include "server/registrar.h"
+
+#include <utility>
+
+#include "asio/post.hpp"
+#include "spdlog/spdlog.h"
+#include "common/fmt_absl.h"
+
+namespace dbgd::server {
+
+Registrar::Registrar(asio::io_context& io, discovery::Registry& registry,
+                     EventBus& events, SessionManager& sessions,
+                     RegistrarOptions options)
+    : registry_(registry),
+      events_(events),
+      sessions_(sessions),
+      options_(std::move(options)),
+      strand_(asio::make_strand(io)) {
+  // Subscribers run under the bus's lock: hand the event to the strand,
+  // whose FIFO order keeps publication order.
+  subscription_ = events_.Subscribe([this](const v1::Event& event) {
+    switch (event.kind()) {
+      case v1::Event::SERVER_CREATED:
+      case v1::Event::SERVER_STATE_CHANGED:
+      case v1::Event::SERVER_ENDED:
+        asio::post(strand_, [this, event] { Handle(event); });
+        break;
+      default:
+        break;
+    }
+  });
+}
+
+Registrar::~Registrar() { events_.Unsubscribe(subscription_); }
+
+bool Registrar::Listed(const v1::Server& server) {
+  return !server.hidden() && !server.reverse();
+}
+
+v1::DiscoveredServer Registrar::ToDiscovered(const v1::Server& server,
+                                             const RegistrarOptions& options,
+                                             const std::string& display_name) {
+  v1::DiscoveredServer found;
+  found.set_host(options.advertise_host);
+  found.set_kind("Debugger Server");
+  found.set_endpoint(server.actual_endpoint());
+  found.set_password_required(server.password_required());
+  found.set_session_display_name(display_name);
+  found.set_daemon(options.daemon_address);
+  *found.mutable_register_time() = server.create_time();
+  found.set_connect_string(server.connect_string());
+  return found;
+}
+
+void Registrar::Handle(const v1::Event& event) {
+  const v1::Server& server = event.server();
+  if (!Listed(server)) return;
+  if (event.kind() == v1::Event::SERVER_ENDED ||
+      server.state() == v1::Server::ENDED ||
+      server.state() == v1::Server::FAILED) {
+    ended_.insert(server.id());
+    if (absl::Status status = registry_.Unregister(server.name());
+        !status.ok()) {
+      spdlog::warn("registry: cannot remove {}: {}", server.name(),
+                   status.message());
+    }
+    return;
+  }
+  if (ended_.count(server.id()) != 0) return;
+  std::string display_name;
+  if (auto session = sessions_.Find(server.session()); session.ok()) {
+    display_name = (*session)->Describe().display_name();
+  }
+  if (absl::Status status = registry_.Register(
+          server.name(), ToDiscovered(server, options_, display_name));
+      !status.ok()) {
+    spdlog::warn("registry: cannot register {}: {}", server.name(),
+                 status.message());
+  }
+}
+
+}  // namespace dbgd::server

@@ -1,0 +1,65 @@
+// Registrar: keeps the discovery registry in step with the daemon's
+// debugging servers — registered when created, updated when their state
+// changes, removed when they end. Hidden and reverse-connection servers are
+// never registered (DESIGN §3).
+//
+// Thread-safety: events are taken from the bus on any thread and handled in
+// publication order on a strand of the daemon's loop.
+
+#ifndef DBGD_SERVER_REGISTRAR_H_
+#define DBGD_SERVER_REGISTRAR_H_
+
+#include <cstdint>
+#include <set>
+#include <string>
+
+#include "asio/io_context.hpp"
+#include "asio/strand.hpp"
+#include "dbgd/v1/control.pb.h"
+#include "dbgd/v1/discovery.pb.h"
+#include "discovery/registry.h"
+#include "server/event_bus.h"
+#include "server/session_manager.h"
+
+namespace dbgd::server {
+
+struct RegistrarOptions {
+  std::string advertise_host;   // the `host` of every entry
+  std::string daemon_address;   // the `daemon` of every entry
+};
+
+class Registrar {
+ public:
+  Registrar(asio::io_context& io, discovery::Registry& registry,
+            EventBus& events, SessionManager& sessions,
+            RegistrarOptions options);
+  ~Registrar();
+  Registrar(const Registrar&) = delete;
+  Registrar& operator=(const Registrar&) = delete;
+
+  // Listed: whether a server is ever announced (not hidden, not reverse).
+  static bool Listed(const v1::Server& server);
+
+  // ToDiscovered is the entry announced for `server`.
+  static v1::DiscoveredServer ToDiscovered(const v1::Server& server,
+                                           const RegistrarOptions& options,
+                                           const std::string& display_name);
+
+ private:
+  void Handle(const v1::Event& event);
+
+  discovery::Registry& registry_;
+  EventBus& events_;
+  SessionManager& sessions_;
+  const RegistrarOptions options_;
+  asio::strand<asio::io_context::executor_type> strand_;
+  uint64_t subscription_ = 0;
+
+  // On strand_ only. Server IDs are never reused, so a creation event
+  // arriving after the server's end is recognised and dropped.
+  std::set<int> ended_;
+};
+
+}  // namespace dbgd::server
+
+#endif  // DBGD_SERVER_REGISTRAR_H_
