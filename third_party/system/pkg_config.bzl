@@ -44,8 +44,18 @@ _EXTRA_DEPS = {
 }
 
 # Header-only libraries: nothing to link, the header must exist.
+#
+# ASIO_DISABLE_STD_ALIGNED_ALLOC: Asio decides between aligned_alloc and
+# operator new from a libstdc++ macro that exists only once some standard
+# header was included, so a file that includes Asio first got the other
+# choice and freed with the wrong one (ASan: alloc-dealloc-mismatch).
+# Disabling it makes every file agree (docs/decisions.md).
 _HEADER_ONLY = {
-    "asio": ("/usr/include/asio.hpp", ["ASIO_STANDALONE", "ASIO_NO_DEPRECATED"], "libasio-dev"),
+    "asio": ("/usr/include/asio.hpp", [
+        "ASIO_STANDALONE",
+        "ASIO_NO_DEPRECATED",
+        "ASIO_DISABLE_STD_ALIGNED_ALLOC",
+    ], "libasio-dev"),
 }
 
 def _pkg_config(ctx, args, package):
