@@ -320,7 +320,7 @@ void DebugServer::Forget(uint64_t client_id, const std::string& reason) {
   if (spec_.reverse() && !ended()) RetryConnect("the client left");
 }
 
-bool DebugServer::Disconnect(uint64_t client_id) {
+bool DebugServer::Disconnect(uint64_t client_id, const std::string& reason) {
   std::shared_ptr<Connection> connection;
   {
     MutexLock lock(&mu_);
@@ -328,10 +328,19 @@ bool DebugServer::Disconnect(uint64_t client_id) {
     if (it == connections_.end()) return false;
     connection = it->second;
   }
-  protocol::Frame bye;
-  bye.mutable_bye()->set_reason("disconnected by the server's operator");
-  (void)connection->frames->Send(bye);
-  connection->frames->Close(/*flush=*/true);
+  // On the connection's executor, after any Pump pass: what the hub holds
+  // for this client goes out before the Bye, so a client let go because
+  // its session ended is told so first.
+  asio::post(connection->frames->executor(), [connection, reason] {
+    protocol::FrameConnection& frames = *connection->frames;
+    while (session::FramePtr frame = connection->hub->Pop()) {
+      if (!frames.Send(*frame).ok()) break;  // already closing
+    }
+    protocol::Frame bye;
+    bye.mutable_bye()->set_reason(reason);
+    (void)frames.Send(bye);
+    frames.Close(/*flush=*/true);
+  });
   return true;
 }
 
@@ -351,7 +360,7 @@ void DebugServer::End(bool disconnect_clients, const std::string& reason) {
     self->retry_timer_.cancel();
   });
   if (disconnect_clients) {
-    for (uint64_t id : clients) Disconnect(id);
+    for (uint64_t id : clients) Disconnect(id, reason);
   }
   Emit(v1::Event::SERVER_ENDED, absl::StrCat(name(), " ended: ", reason));
 }

@@ -68,8 +68,12 @@ class DebugServer : public std::enable_shared_from_this<DebugServer> {
   // connected ones are sent a Bye and closed. Idempotent.
   void End(bool disconnect_clients, const std::string& reason = "ended");
 
-  // Disconnect closes the client `clients/N`; false if it is not here.
-  bool Disconnect(uint64_t client_id);
+  // Disconnect closes the client `clients/N`, after the output already
+  // queued for it (such as the notice that the session ended), with a Bye
+  // giving `reason`; false if it is not here.
+  bool Disconnect(uint64_t client_id,
+                  const std::string& reason =
+                      "disconnected by the server's operator");
 
   int id() const { return id_; }
   std::string name() const { return absl::StrCat("servers/", id_); }

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/random/random.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -66,7 +67,10 @@ class HeldPort {
 // FreePortRun finds `count` consecutive ports that are free now.
 uint16_t FreePortRun(int count) {
   for (int attempt = 0; attempt < 100; ++attempt) {
-    const uint16_t first = static_cast<uint16_t>(20000 + (::getpid() * 7 + attempt * 37) % 30000);
+    // Random (test processes in sandboxes share PIDs), and below the
+    // kernel's ephemeral range (32768 up), which other tests' sockets use.
+    static absl::BitGen random;
+    const uint16_t first = absl::Uniform<uint16_t>(random, 10000, 32000);
     bool all_free = true;
     for (int i = 0; i < count && all_free; ++i) {
       HeldPort probe(first + i);
