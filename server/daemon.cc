@@ -12,6 +12,7 @@
 #include "common/notification.h"
 #include "common/paths.h"
 #include "discovery/embedded_registry.h"
+#include "discovery/etcd_registry.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -61,8 +62,22 @@ absl::StatusOr<std::unique_ptr<discovery::Registry>> MakeRegistry(
     return std::make_unique<discovery::EmbeddedRegistry>();
   }
   if (absl::StartsWith(options.registry, "etcd://")) {
-    return absl::UnimplementedError(
-        "registry: the etcd registry is not built yet (issue #5)");
+    absl::StatusOr<std::vector<std::string>> endpoints =
+        discovery::ParseEtcdUrl(options.registry);
+    if (!endpoints.ok()) return endpoints.status();
+    if (options.registry_ttl < absl::Seconds(2)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "registry_ttl: ", absl::FormatDuration(options.registry_ttl),
+          " is below etcd's shortest lease (2s)"));
+    }
+    discovery::EtcdRegistryOptions etcd;
+    etcd.endpoints = *std::move(endpoints);
+    etcd.ttl = options.registry_ttl;
+    etcd.on_state_change = std::move(on_state_change);
+    absl::StatusOr<std::unique_ptr<discovery::EtcdRegistry>> registry =
+        discovery::EtcdRegistry::Start(std::move(etcd));
+    if (!registry.ok()) return registry.status();
+    return std::unique_ptr<discovery::Registry>(*std::move(registry));
   }
   return absl::InvalidArgumentError(absl::StrCat(
       "registry: \"", options.registry,
