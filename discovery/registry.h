@@ -64,9 +64,11 @@ class Registry {
   virtual ~Registry() = default;
 
   // Register adds or replaces the entry `key` (unique within this daemon,
-  // e.g. "servers/3"). `server.host()` is normalized on the way in. OK
-  // means the registry has taken the entry and keeps it published, retrying
-  // by itself while its store is unreachable.
+  // e.g. "servers/3"). `server.host()` is normalized on the way in and must
+  // have passed CheckHostName (the daemon checks --advertise_host at
+  // start-up). OK means the registry has taken the entry and keeps it
+  // published, retrying by itself while its store is unreachable;
+  // INVALID_ARGUMENT when the entry can never be stored (too big).
   virtual absl::Status Register(const std::string& key,
                                 const v1::DiscoveredServer& server) = 0;
 
@@ -96,8 +98,8 @@ std::string NormalizeHost(absl::string_view host);
 absl::Status CheckHostName(absl::string_view host, absl::string_view what);
 
 // EncodeSearchResponse serializes a v1::SearchServersResponse holding
-// `entries` (ordered by host) and their distinct hosts, by concatenating
-// the entries' wire form.
+// `entries` and their distinct hosts, by concatenating the entries' wire
+// form. REQUIRES: each host's entries are adjacent, as Search returns them.
 std::string EncodeSearchResponse(const std::vector<EntryPtr>& entries);
 
 }  // namespace dbgd::discovery
