@@ -227,6 +227,8 @@ TEST(DaemonTest, BadFlagValuesAreNamed) {
   const std::string control = "--control_listen=unix:" + dir.Join("c.sock");
   for (const auto& [flag, named] : std::vector<std::pair<std::string, std::string>>{
            {"--registry=zookeeper://h:2181", "registry: \"zookeeper://h:2181\" is neither"},
+           {"--registry=etcd://", "registry: no endpoint"},
+           {"--registry=etcd://h:2379,:2379", "registry: empty host in \":2379\""},
            {"--discovery_listen=127.0.0.1:99999", "discovery_listen: port \"99999\""},
            {"--advertise_host=a b", "advertise_host: \"a b\" is not a host name"},
            {"--advertise_address=:7701", "advertise_address: \":7701\" names no host"},
