@@ -82,6 +82,23 @@ void FrameConnection::Close(bool flush) {
   });
 }
 
+void FrameConnection::OnDrained(size_t below, std::function<void()> callback) {
+  asio::post(strand_, [self = shared_from_this(), below,
+                       callback = std::move(callback)]() mutable {
+    if (self->finished_) return;
+    self->on_drained_ = std::move(callback);
+    self->drained_below_ = below;
+    self->CheckDrained();
+  });
+}
+
+void FrameConnection::CheckDrained() {
+  if (!on_drained_ || finished_ || pending_bytes() >= drained_below_) return;
+  std::function<void()> callback = std::move(on_drained_);
+  on_drained_ = nullptr;
+  callback();
+}
+
 size_t FrameConnection::pending_bytes() const {
   MutexLock lock(&mu_);
   return pending_bytes_;
@@ -225,6 +242,7 @@ void FrameConnection::OnWritten(std::error_code error) {
                /*flush=*/false);
     return;
   }
+  CheckDrained();
   WriteNext();
 }
 
@@ -264,6 +282,7 @@ void FrameConnection::Finish() {
     pending_bytes_ = 0;
   }
   on_frame_ = nullptr;
+  on_drained_ = nullptr;
   if (on_close_) {
     asio::post(strand_, [on_close = std::move(on_close_),
                          reason = *close_reason_] { on_close(reason); });

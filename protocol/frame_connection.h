@@ -23,7 +23,7 @@
 // and the stream is not read, so a frame is never lost between two phases
 // (the handshake pauses the connection before reporting success; the next
 // owner resumes it with SetFrameHandler). pending_bytes() tells a producer
-// how much is queued for writing.
+// how much is queued for writing, and OnDrained when to produce again.
 //
 // Lifetime: Create returns a shared_ptr; every pending operation holds one,
 // so the connection lives until it is closed and its operations finish.
@@ -105,6 +105,11 @@ class FrameConnection : public std::enable_shared_from_this<FrameConnection> {
   // Idempotent.
   void Close(bool flush);
 
+  // OnDrained calls `callback` once, on executor(), as soon as fewer than
+  // `below` bytes are pending (at once if that is already so), replacing a
+  // callback set before. Never called once the connection has closed.
+  void OnDrained(size_t below, std::function<void()> callback);
+
   // pending_bytes: bytes queued or being written.
   size_t pending_bytes() const ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -132,6 +137,8 @@ class FrameConnection : public std::enable_shared_from_this<FrameConnection> {
   void Deliver();
   void WriteNext();
   void OnWritten(std::error_code error);
+  // CheckDrained runs the drain callback if its threshold is met.
+  void CheckDrained();
   // BeginClose records `reason` (unless one was recorded first) and closes,
   // after writing what is queued when `flush`.
   void BeginClose(absl::Status reason, bool flush);
@@ -153,6 +160,8 @@ class FrameConnection : public std::enable_shared_from_this<FrameConnection> {
   // Shared so that a handler replacing itself is not destroyed mid-call.
   std::shared_ptr<const FrameHandler> on_frame_;
   CloseHandler on_close_;
+  std::function<void()> on_drained_;
+  size_t drained_below_ = 0;
   std::optional<absl::Status> close_reason_;
   bool started_ = false;
   bool reading_ = false;

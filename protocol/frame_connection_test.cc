@@ -1,5 +1,6 @@
 #include "protocol/frame_connection.h"
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -18,6 +19,7 @@
 #include "asio/write.hpp"
 #include "common/event_loop.h"
 #include "common/mutex.h"
+#include "common/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "protocol/frame_codec.h"
@@ -315,6 +317,58 @@ TEST_F(FrameConnectionTest, FlushGivesUpOnAPeerThatDoesNotRead) {
   EXPECT_GE(absl::Now() - start, absl::Milliseconds(150));
   EXPECT_LT(absl::Now() - start, absl::Seconds(10));
   EXPECT_EQ(connection->pending_bytes(), 0u);
+}
+
+TEST_F(FrameConnectionTest, OnDrainedWaitsForThePeerToRead) {
+  auto [raw, ours] = SocketPair(loop_.context());
+  auto connection = FrameConnection::Create(WrapSocket(std::move(ours), "peer"));
+  connection->Start(a_.OnFrame(), a_.OnClose());
+
+  // Nothing pending: at once.
+  dbgd::Notification idle;
+  connection->OnDrained(1, [&idle] { idle.Notify(); });
+  EXPECT_TRUE(idle.WaitForNotificationWithTimeout(kWait));
+
+  // The peer does not read: the socket fills and the callback waits.
+  Frame output;
+  output.mutable_output()->set_data(std::string(512 * 1024, 'o'));
+  for (int i = 0; i < 8; ++i) ASSERT_TRUE(connection->Send(output).ok());
+  std::atomic<int> calls{0};
+  dbgd::Notification drained;
+  connection->OnDrained(64 * 1024, [&] {
+    EXPECT_LT(connection->pending_bytes(), 64u * 1024);
+    ++calls;
+    drained.Notify();
+  });
+  EXPECT_FALSE(drained.WaitForNotificationWithTimeout(absl::Milliseconds(200)))
+      << "called while " << connection->pending_bytes() << " bytes are pending";
+
+  // The peer reads everything: called, once.
+  std::string sink(8 * (512 * 1024 + 16), '\0');
+  std::error_code error;
+  asio::read(raw, asio::buffer(sink), asio::transfer_at_least(8 * 512 * 1024), error);
+  ASSERT_FALSE(error) << error.message();
+  EXPECT_TRUE(drained.WaitForNotificationWithTimeout(kWait));
+  absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_EQ(calls.load(), 1);
+  connection->Close(/*flush=*/false);
+  ASSERT_TRUE(a_.WaitForClose().has_value());
+}
+
+TEST_F(FrameConnectionTest, OnDrainedIsNeverCalledAfterClose) {
+  auto [raw, ours] = SocketPair(loop_.context());
+  auto connection = FrameConnection::Create(WrapSocket(std::move(ours), "peer"));
+  connection->Start(a_.OnFrame(), a_.OnClose());
+  Frame output;
+  output.mutable_output()->set_data(std::string(512 * 1024, 'o'));
+  for (int i = 0; i < 8; ++i) ASSERT_TRUE(connection->Send(output).ok());
+  std::atomic<bool> called{false};
+  connection->OnDrained(1, [&called] { called = true; });
+  connection->Close(/*flush=*/false);
+  ASSERT_TRUE(a_.WaitForClose().has_value());
+  connection->OnDrained(1, [&called] { called = true; });
+  absl::SleepFor(absl::Milliseconds(100));
+  EXPECT_FALSE(called.load()) << "a closed connection drains nothing";
 }
 
 TEST_F(FrameConnectionTest, RefusesOversizedFrames) {

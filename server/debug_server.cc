@@ -20,8 +20,6 @@ namespace {
 // queue takes the rest; the hub then drops the client if it falls further
 // behind (DESIGN §2: a slow client never stalls the session).
 constexpr size_t kSocketHighWater = 256 * 1024;
-// How soon a connection blocked on its socket looks again.
-constexpr absl::Duration kBlockedPoll = absl::Milliseconds(10);
 // Reverse connections retry with backoff between these bounds.
 constexpr absl::Duration kFirstRetry = absl::Milliseconds(250);
 constexpr absl::Duration kMaxRetry = absl::Seconds(5);
@@ -42,7 +40,6 @@ struct DebugServer::Connection {
   absl::Time connect_time;
   std::atomic<int64_t> last_active_nanos{0};
   std::atomic<bool> pump_scheduled{false};
-  std::unique_ptr<asio::steady_timer> blocked_timer;  // on frames' executor
 };
 
 absl::StatusOr<std::shared_ptr<DebugServer>> DebugServer::Create(
@@ -207,8 +204,6 @@ void DebugServer::Attach(std::shared_ptr<protocol::FrameConnection> frames,
   connection->identity = identity;
   connection->connect_time = absl::Now();
   connection->last_active_nanos = absl::ToUnixNanos(connection->connect_time);
-  connection->blocked_timer =
-      std::make_unique<asio::steady_timer>(frames->executor());
   connection->hub = session_->hub().Attach(identity);
   {
     MutexLock lock(&mu_);
@@ -287,14 +282,11 @@ void DebugServer::Pump(const std::shared_ptr<Connection>& connection) {
       return;
     }
     // The socket is full: the rest waits in the hub's bounded queue, which
-    // drops this client if it falls too far behind. Look again shortly.
+    // drops this client if it falls too far behind. Go on when the socket
+    // has taken half of what it holds.
     std::weak_ptr<Connection> weak = connection;
-    connection->blocked_timer->expires_after(
-        absl::ToChronoNanoseconds(kBlockedPoll));
-    connection->blocked_timer->async_wait([weak](std::error_code error) {
-      if (std::shared_ptr<Connection> c = weak.lock(); c != nullptr && !error) {
-        Pump(c);
-      }
+    frames.OnDrained(kSocketHighWater / 2, [weak] {
+      if (std::shared_ptr<Connection> c = weak.lock()) Pump(c);
     });
   });
 }
@@ -309,7 +301,6 @@ void DebugServer::Forget(uint64_t client_id, const std::string& reason) {
     connections_.erase(it);
   }
   connection->hub->Leave(reason);
-  connection->blocked_timer->cancel();
   spdlog::info("{}: clients/{} ({}) disconnected: {}", name(), client_id,
                connection->identity, reason);
   v1::Client client;
