@@ -2,9 +2,7 @@
 // dbgd, dbgctl and dbgremote binaries, real GDB sessions, and a real etcd
 // on loopback ports the test picks.
 
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,6 +21,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "testing/etcd_process.h"
+#include "testing/ports.h"
 #include "testing/socket_dir.h"
 #include "testing/subprocess.h"
 
@@ -33,6 +32,8 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using testing::Completed;
 using testing::EtcdProcess;
+using testing::FreePort;
+using testing::HeldPort;
 using testing::RunfilePath;
 using testing::RunToCompletion;
 using testing::Subprocess;
@@ -41,34 +42,6 @@ std::string Dbgd() { return RunfilePath("server/dbgd"); }
 std::string Dbgctl() { return RunfilePath("client/dbgctl"); }
 std::string Dbgremote() { return RunfilePath("client/dbgremote"); }
 std::string Target() { return RunfilePath("tests/programs/target"); }
-
-// A TCP port the test holds open (dual-stack, as dbgd binds), so that a
-// port range must skip it. Port 0 takes any free port.
-class BusyPort {
- public:
-  BusyPort() {
-    fd_ = ::socket(AF_INET6, SOCK_STREAM, 0);
-    int off = 0;
-    ::setsockopt(fd_, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
-    sockaddr_in6 addr{};
-    addr.sin6_family = AF_INET6;
-    socklen_t length = sizeof addr;
-    if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-        ::listen(fd_, 1) == 0 &&
-        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &length) == 0) {
-      port_ = ntohs(addr.sin6_port);
-    }
-  }
-  ~BusyPort() { ::close(fd_); }
-  uint16_t port() const { return port_; }
-
- private:
-  int fd_ = -1;
-  uint16_t port_ = 0;
-};
-
-// FreePort returns a port nobody listens on now.
-uint16_t FreePort() { return BusyPort().port(); }
 
 // Daemon: one dbgd with a GDB session on the test program, its servers
 // given on the command line, and Discovery on a loopback port of its own.
@@ -178,7 +151,7 @@ bool Eventually(Check check, absl::Duration timeout = absl::Seconds(20)) {
 }
 
 TEST(DiscoveryTest, EmbeddedListsActualEndpointsButNeverHiddenOrReverseServers) {
-  BusyPort held;
+  HeldPort held;
   ASSERT_NE(held.port(), 0);
   const uint16_t plain = FreePort();
   const uint16_t hidden = FreePort();
@@ -278,7 +251,7 @@ class EtcdDiscoveryTest : public ::testing::Test {
 };
 
 TEST_F(EtcdDiscoveryTest, EveryDaemonAnswersForEveryHostAndAKilledOneVanishesWithinTheTtl) {
-  BusyPort held;
+  HeldPort held;
   const uint16_t a_port = FreePort();
   auto a = StartDaemon("hostA", {absl::StrCat("tcp:port=", a_port)});
   auto b = StartDaemon("hostB", {absl::StrCat("tcp:port=", held.port(), ":",

@@ -14,13 +14,13 @@
 #include <string>
 #include <vector>
 
-#include "absl/random/random.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "testing/ports.h"
 #include "testing/socket_dir.h"
 #include "testing/subprocess.h"
 
@@ -32,6 +32,8 @@ using ::testing::Not;
 using testing::Completed;
 using testing::RunfilePath;
 using testing::RunToCompletion;
+using testing::FreePortRun;
+using testing::HeldPort;
 using testing::Subprocess;
 
 std::string Dbgd() { return RunfilePath("server/dbgd"); }
@@ -41,45 +43,6 @@ std::string Target() { return RunfilePath("tests/programs/target"); }
 
 constexpr int kExitConnect = 3;
 constexpr int kExitAuth = 4;
-
-// Listening sockets the test holds to make ports busy.
-class HeldPort {
- public:
-  explicit HeldPort(uint16_t port) {
-    fd_ = ::socket(AF_INET6, SOCK_STREAM, 0);
-    int off = 0;
-    ::setsockopt(fd_, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
-    sockaddr_in6 addr{};
-    addr.sin6_family = AF_INET6;
-    addr.sin6_addr = in6addr_any;
-    addr.sin6_port = htons(port);
-    ok_ = ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-          ::listen(fd_, 1) == 0;
-  }
-  ~HeldPort() { ::close(fd_); }
-  bool ok() const { return ok_; }
-
- private:
-  int fd_ = -1;
-  bool ok_ = false;
-};
-
-// FreePortRun finds `count` consecutive ports that are free now.
-uint16_t FreePortRun(int count) {
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    // Random (test processes in sandboxes share PIDs), and below the
-    // kernel's ephemeral range (32768 up), which other tests' sockets use.
-    static absl::BitGen random;
-    const uint16_t first = absl::Uniform<uint16_t>(random, 10000, 32000);
-    bool all_free = true;
-    for (int i = 0; i < count && all_free; ++i) {
-      HeldPort probe(first + i);
-      all_free = probe.ok();
-    }
-    if (all_free) return first;
-  }
-  return 0;
-}
 
 // A daemon with one gdb session on the test program.
 class ServerTest : public ::testing::Test {
@@ -198,7 +161,7 @@ TEST_F(ServerTest, PortRangeSkipsBusyPortsAndListsTheActualPort) {
   StartDaemon();
   const uint16_t p = FreePortRun(10);
   ASSERT_NE(p, 0);
-  HeldPort first(p), second(p + 1);
+  HeldPort first(p), second(static_cast<uint16_t>(p + 1));
   ASSERT_TRUE(first.ok() && second.ok());
 
   Completed made = Ctl({"create-server", absl::StrCat("tcp:port=", p, ":", p + 9)});
@@ -217,7 +180,7 @@ TEST_F(ServerTest, PortRangeSkipsBusyPortsAndListsTheActualPort) {
 TEST_F(ServerTest, FullRangeIsResourceExhaustedAndLeavesNoServer) {
   StartDaemon();
   const uint16_t p = FreePortRun(2);
-  HeldPort first(p), second(p + 1);
+  HeldPort first(p), second(static_cast<uint16_t>(p + 1));
   ASSERT_TRUE(first.ok() && second.ok());
   Completed full = Ctl({"create-server", absl::StrCat("tcp:port=", p, ":", p + 1)});
   EXPECT_EQ(WEXITSTATUS(full.status), 1);
