@@ -88,10 +88,12 @@ void SessionManager::Delete(const std::string& name, bool kill_target,
     done(session.status());
     return;
   }
-  (*session)->Delete(kill_target, [this, session = *session,
+  // The session keeps this callback until it has ended: it names the
+  // session by ID rather than owning it.
+  (*session)->Delete(kill_target, [this, name = (*session)->id(),
                                    done = std::move(done)] {
     uint64_t id = 0;
-    (void)absl::SimpleAtoi(session->id(), &id);
+    (void)absl::SimpleAtoi(name, &id);
     {
       MutexLock lock(&mu_);
       sessions_.erase(id);

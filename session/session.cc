@@ -273,10 +273,15 @@ void Session::Execute(const std::string& identity, const std::string& command,
     }
     hub_->Announce(identity, command);
     Emit(v1::Event::COMMAND, absl::StrCat(identity, ": ", command));
+    // The engine (which the session owns) keeps this callback until the
+    // command completes: a weak reference, or a loop stopped mid-command
+    // leaves a cycle.
     engine_->Execute(
         command, timeout,
-        [this, self, done = std::move(done)](absl::StatusOr<ExecuteResult> result) {
-          if (result.ok() && !result->unseen_output.empty()) {
+        [this, weak = weak_from_this(),
+         done = std::move(done)](absl::StatusOr<ExecuteResult> result) {
+          std::shared_ptr<Session> alive = weak.lock();
+          if (alive != nullptr && result.ok() && !result->unseen_output.empty()) {
             // The console is a terminal: its lines end in "\r\n".
             hub_->PublishOutput(
                 absl::StrReplaceAll(result->unseen_output, {{"\n", "\r\n"}}));
@@ -295,7 +300,10 @@ void Session::Delete(bool kill_target, std::function<void()> done) {
     }
     delete_waiters_.push_back(std::move(done));
     if (delete_waiters_.size() > 1) return;  // already on its way out
-    engine_->Stop(kill_target, [this, self] {
+    // Weak for the same reason as in Execute: the engine keeps it.
+    engine_->Stop(kill_target, [this, weak = weak_from_this()] {
+      std::shared_ptr<Session> self = weak.lock();
+      if (self == nullptr) return;
       kill_timer_.expires_after(absl::ToChronoNanoseconds(kStopGrace));
       kill_timer_.async_wait([this, self](std::error_code error) {
         if (error || ended()) return;

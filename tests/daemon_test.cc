@@ -397,6 +397,30 @@ TEST(DaemonTest, StartupFlagsCreateTheDefaultSession) {
   ExpectCleanExit(*daemon);
 }
 
+// With no grace the loop stops while engines are still leaving: nothing
+// may be left behind — no process, and (under --config=asan, where a leak
+// fails the exit) no session kept alive by its own callbacks.
+TEST(DaemonTest, ShutdownWithoutGraceLeavesNothingBehind) {
+  testing::SocketDir dir;
+  std::unique_ptr<Subprocess> daemon = StartDaemon(
+      {"--control_listen=unix:" + dir.Join("control.sock"), "--shutdown_grace=0s",
+       "--launch=" + Target(), "--", "loop"});
+  ASSERT_TRUE(daemon->WaitForOutput("sessions/1 ready", absl::Seconds(10)))
+      << daemon->output();
+  // "sessions/1 ready: gdb on PROGRAM (pid N)"
+  const std::string log = daemon->output();
+  const size_t at = log.find("(pid ", log.find("sessions/1 ready"));
+  int engine = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(log.substr(at + 5, log.find(')', at) - at - 5), &engine))
+      << log;
+  ExpectCleanExit(*daemon);
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (::kill(engine, 0) == 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_NE(::kill(engine, 0), 0) << "gdb (pid " << engine << ") outlived the daemon";
+}
+
 TEST(DaemonTest, StartupSessionErrorsStopTheDaemon) {
   testing::SocketDir dir;
   testing::Completed run = testing::RunToCompletion(
