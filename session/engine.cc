@@ -1,11 +1,21 @@
 #include "session/engine.h"
 
+#include <memory>
+
 #include "absl/strings/str_cat.h"
 #include "session/command_engine.h"
 #include "session/gdb_engine.h"
 #include "session/lldb_engine.h"
 
 namespace dbgd::session {
+
+std::function<void(absl::StatusOr<ExecuteResult>)> AfterAll(
+    size_t count, std::function<void()> done) {
+  auto remaining = std::make_shared<size_t>(count);
+  return [remaining, done = std::move(done)](absl::StatusOr<ExecuteResult>) {
+    if (--*remaining == 0) done();
+  };
+}
 
 absl::StatusOr<std::unique_ptr<Engine>> MakeEngine(const std::string& name,
                                                    Strand& strand) {

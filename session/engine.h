@@ -41,6 +41,11 @@ struct ExecuteResult {
   std::string unseen_output;
 };
 
+// AfterAll returns the completion to give `count` commands: `done` runs
+// once, when the last of them has completed, whatever their results.
+std::function<void(absl::StatusOr<ExecuteResult>)> AfterAll(
+    size_t count, std::function<void()> done);
+
 class Engine {
  public:
   virtual ~Engine() = default;

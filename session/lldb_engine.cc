@@ -286,22 +286,9 @@ class LldbEngine final : public Engine {
   void Stop(bool kill_target, std::function<void()> done) override {
     // A running target reads the console itself; stop it so that LLDB does.
     InterruptTarget();
-    std::vector<std::string> commands;
-    switch (TargetOnStopFor(target_, kill_target)) {
-      case TargetOnStop::kKill:
-        commands.push_back("process kill");
-        break;
-      case TargetOnStop::kDetach:
-        commands.push_back("process detach");
-        break;
-      case TargetOnStop::kNothing:
-        break;
-    }
-    auto remaining = std::make_shared<size_t>(commands.size() + 1);
-    auto step = [remaining, done = std::move(done)](
-                    absl::StatusOr<ExecuteResult>) {
-      if (--*remaining == 0) done();
-    };
+    const std::vector<std::string> commands =
+        StopCommands(target_, kill_target, "process kill", "process detach");
+    auto step = AfterAll(commands.size() + 1, std::move(done));
     for (const std::string& command : commands) {
       Enqueue(Command{command, kStopCommandTimeout, step});
     }

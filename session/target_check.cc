@@ -127,4 +127,18 @@ TargetOnStop TargetOnStopFor(const v1::Target& target, bool kill_target) {
   }
 }
 
+std::vector<std::string> StopCommands(const v1::Target& target,
+                                      bool kill_target, const std::string& kill,
+                                      const std::string& detach) {
+  switch (TargetOnStopFor(target, kill_target)) {
+    case TargetOnStop::kKill:
+      return {kill};
+    case TargetOnStop::kDetach:
+      return {detach};
+    case TargetOnStop::kNothing:
+      break;
+  }
+  return {};
+}
+
 }  // namespace dbgd::session

@@ -6,6 +6,7 @@
 #define DBGD_SESSION_TARGET_CHECK_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "dbgd/v1/control.pb.h"
@@ -26,6 +27,12 @@ absl::StatusOr<std::string> CheckTarget(const v1::Target& target);
 // `kill_target`; a core file needs nothing.
 enum class TargetOnStop { kNothing, kDetach, kKill };
 TargetOnStop TargetOnStopFor(const v1::Target& target, bool kill_target);
+
+// StopCommands spells TargetOnStopFor in an engine's words: {kill},
+// {detach} or nothing.
+std::vector<std::string> StopCommands(const v1::Target& target,
+                                      bool kill_target, const std::string& kill,
+                                      const std::string& detach);
 
 }  // namespace dbgd::session
 
