@@ -33,6 +33,7 @@
 #include "client/remote_console.h"
 #include "client/remote_format.h"
 #include "protocol/handshake.h"
+#include "transports/factory.h"
 #include "transports/spec.h"
 
 namespace {
@@ -302,11 +303,10 @@ int main(int argc, char** argv) {
   if (!spec.ok()) {
     return Exit({ExitCode::kUsage, std::string(spec.status().message())});
   }
-  if (spec->transport != dbgd::transports::Transport::kTcp) {
-    return Exit(
-        {ExitCode::kUsage,
-         absl::StrCat("the ", std::string(TransportName(spec->transport)),
-                      " transport is not built yet")});
+  if (absl::Status built = dbgd::transports::TransportFactory::Supported(
+          spec->transport);
+      !built.ok()) {
+    return Exit({ExitCode::kUsage, std::string(built.message())});
   }
   const Pacing pacing{absl::GetFlag(FLAGS_settle),
                       absl::GetFlag(FLAGS_command_timeout)};

@@ -12,7 +12,6 @@
 #include "absl/strings/str_cat.h"
 #include "asio/post.hpp"
 #include "protocol/handshake.h"
-#include "transports/tcp.h"
 
 namespace dbgd::client {
 namespace {
@@ -23,10 +22,6 @@ using protocol::FrameConnection;
 // Longer than FrameConnectionOptions::flush_timeout, after which a closing
 // connection gives up on a peer that stopped reading.
 constexpr absl::Duration kCloseTimeout = absl::Seconds(6);
-
-std::string Endpoint(const transports::ClientSpec& spec) {
-  return absl::StrCat(spec.server, ":", spec.port.first);
-}
 
 }  // namespace
 
@@ -54,6 +49,7 @@ RemoteClient::RemoteClient(transports::ClientSpec spec, RemoteOptions options)
       handshake_timeout_(options.handshake_timeout),
       loop_(/*threads=*/1),
       strand_(asio::make_strand(loop_.context())),
+      transports_(loop_.context().get_executor(), std::move(options.transports)),
       writer_(options.console),
       wait_timer_(strand_),
       interrupt_(strand_) {
@@ -186,38 +182,47 @@ void RemoteClient::StartConnect() {
 }
 
 void RemoteClient::StartForward() {
-  StartWaitTimer(absl::StrCat("cannot connect to ", Endpoint(spec_),
+  absl::StatusOr<std::unique_ptr<transports::Connector>> connector =
+      transports_.Dial(spec_, strand_);
+  if (!connector.ok()) {
+    FailJoin({absl::IsUnimplemented(connector.status()) ? ExitCode::kUsage
+                                                        : ExitCode::kCannotConnect,
+              std::string(connector.status().message())});
+    return;
+  }
+  connector_ = *std::move(connector);
+  StartWaitTimer(absl::StrCat("cannot connect to ", connector_->target(),
                               ": no connection within ",
                               absl::FormatDuration(wait_)));
-  transports::AsyncConnectTcp(
-      strand_, spec_.server, spec_.port.first, spec_.ip_version,
-      [this](std::error_code error,
-             std::unique_ptr<transports::Stream> stream) {
-        OnConnected(error, std::move(stream));
+  connector_->AsyncConnect(
+      [this](absl::StatusOr<std::unique_ptr<transports::Stream>> stream) {
+        OnConnected(std::move(stream), connector_->endpoint());
       });
 }
 
 void RemoteClient::StartReverse() {
   absl::StatusOr<std::unique_ptr<transports::Listener>> listener =
-      transports::ListenTcp(strand_, spec_.port, spec_.ip_version);
+      transports_.AwaitServer(spec_, strand_);
   if (!listener.ok()) {
-    FailJoin({ExitCode::kCannotConnect,
+    FailJoin({absl::IsUnimplemented(listener.status()) ? ExitCode::kUsage
+                                                       : ExitCode::kCannotConnect,
               absl::StrCat("cannot wait for a reverse connection: ",
                            listener.status().message())});
     return;
   }
   listener_ = *std::move(listener);
-  std::fprintf(stderr, "Waiting for a reverse connection from %s on port %u\n",
-               spec_.server.c_str(), static_cast<unsigned>(listener_->port()));
+  std::fprintf(stderr, "Waiting for a reverse connection from %s on %s\n",
+               spec_.server.c_str(),
+               transports::DescribePlace(listener_->endpoint()).c_str());
   std::fflush(stderr);
   StartWaitTimer(absl::StrCat("no reverse connection from ", spec_.server,
                               " within ", absl::FormatDuration(wait_)));
   // One connection only: the server's.
-  listener_->AsyncAccept([this](std::error_code error,
-                                std::unique_ptr<transports::Stream> stream) {
-    listener_->Close();
-    OnConnected(error, std::move(stream));
-  });
+  listener_->AsyncAccept(
+      [this](absl::StatusOr<std::unique_ptr<transports::Stream>> stream) {
+        listener_->Close();
+        OnConnected(std::move(stream), listener_->endpoint());
+      });
 }
 
 void RemoteClient::StartWaitTimer(std::string what) {
@@ -226,28 +231,31 @@ void RemoteClient::StartWaitTimer(std::string what) {
   wait_timer_.async_wait([this, what = std::move(what)](std::error_code error) {
     if (error || connect_finished_) return;
     if (listener_ != nullptr) listener_->Close();
+    if (connector_ != nullptr) connector_->Cancel();
     FailJoin({ExitCode::kCannotConnect, what});
   });
 }
 
-void RemoteClient::OnConnected(std::error_code error,
-                               std::unique_ptr<transports::Stream> stream) {
+void RemoteClient::OnConnected(
+    absl::StatusOr<std::unique_ptr<transports::Stream>> stream,
+    const transports::Endpoint& endpoint) {
   if (connect_finished_) {  // too late: --wait has run out
-    if (stream != nullptr) stream->Close();
+    if (stream.ok()) (*stream)->Close();
     return;
   }
   connect_finished_ = true;
   wait_timer_.cancel();
-  if (error) {
+  if (!stream.ok()) {
     FailJoin({ExitCode::kCannotConnect,
               spec_.reverse
-                  ? absl::StrCat("no reverse connection: ", error.message())
-                  : absl::StrCat("cannot connect to ", Endpoint(spec_), ": ",
-                                 error.message())});
+                  ? absl::StrCat("no reverse connection: ",
+                                 stream.status().message())
+                  : absl::StrCat("cannot connect to ", connector_->target(),
+                                 ": ", stream.status().message())});
     return;
   }
-  std::shared_ptr<FrameConnection> connection =
-      FrameConnection::Create(std::move(stream));
+  std::shared_ptr<FrameConnection> connection = FrameConnection::Create(
+      *std::move(stream), transports_.MakeCodec(spec_.transport, endpoint));
   {
     MutexLock lock(&mu_);
     connection_ = connection;
@@ -386,6 +394,7 @@ void RemoteClient::OnInterrupt() {
   // Still connecting, or waiting for the server: Ctrl+C gives up.
   wait_timer_.cancel();
   if (listener_ != nullptr) listener_->Close();
+  if (connector_ != nullptr) connector_->Cancel();
   FailJoin(
       {ExitCode::kCannotConnect, "interrupted before joining the session"});
 }

@@ -37,6 +37,7 @@
 #include "common/unique_fd.h"
 #include "dbgd/v1/wire.pb.h"
 #include "protocol/frame_connection.h"
+#include "transports/factory.h"
 #include "transports/spec.h"
 #include "transports/transport.h"
 
@@ -56,6 +57,8 @@ struct RemoteOptions {
   // before the client has joined, makes Join give up (kCannotConnect).
   // Invalid: Ctrl+C keeps its default action.
   UniqueFd interrupt_fd;
+  // What the transports need to know (e.g. where local pipes live).
+  transports::TransportOptions transports;
 };
 
 // OpenInterruptFd blocks SIGINT in the calling thread, and so in every
@@ -66,7 +69,8 @@ absl::StatusOr<UniqueFd> OpenInterruptFd();
 
 class RemoteClient {
  public:
-  // REQUIRES: spec.transport is tcp.
+  // A client of the server `spec` names. A transport that is not built
+  // makes Join fail (kUsage, naming it).
   RemoteClient(transports::ClientSpec spec, RemoteOptions options);
   // Stops the network thread; a connection still open is dropped without
   // a goodbye.
@@ -126,8 +130,8 @@ class RemoteClient {
   void StartForward();
   void StartReverse();
   void StartWaitTimer(std::string what);
-  void OnConnected(std::error_code error,
-                   std::unique_ptr<transports::Stream> stream);
+  void OnConnected(absl::StatusOr<std::unique_ptr<transports::Stream>> stream,
+                   const transports::Endpoint& endpoint);
   void OnHandshake(absl::StatusOr<v1::wire::ServerHello> hello);
   void OnFrame(const protocol::Frame& frame);
   void OnOutput(const v1::wire::Output& output);
@@ -160,11 +164,15 @@ class RemoteClient {
   EventLoop loop_;
   const asio::strand<asio::io_context::executor_type> strand_;
 
+  // Makes the connector or listener; streams run on loop_.
+  transports::TransportFactory transports_;
+
   // State below is used on the network thread only.
   ConsoleWriter writer_;
   EchoFilter echo_;
   asio::steady_timer wait_timer_;
-  std::unique_ptr<transports::Listener> listener_;  // reverse only
+  std::unique_ptr<transports::Connector> connector_;  // forward only
+  std::unique_ptr<transports::Listener> listener_;    // reverse only
   asio::posix::stream_descriptor interrupt_;        // may be closed
   signalfd_siginfo interrupt_info_{};
   bool connect_finished_ = false;  // a stream arrived or joining failed

@@ -107,4 +107,37 @@ absl::StatusOr<std::optional<Frame>> FrameDecoder::Next() {
   return std::optional<Frame>(std::move(frame));
 }
 
+namespace {
+
+class LengthPrefixedCodec final : public FrameCodec {
+ public:
+  std::string Encode(const Frame& frame) const override {
+    return EncodeFrame(frame);
+  }
+
+  void Append(absl::string_view bytes) override { decoder_.Append(bytes); }
+
+  absl::StatusOr<std::optional<Frame>> Next() override {
+    return decoder_.Next();
+  }
+
+  absl::Status AtEnd() const override {
+    if (decoder_.at_frame_boundary()) return absl::OkStatus();
+    const size_t expected = decoder_.expected_bytes();
+    return absl::UnavailableError(absl::StrCat(
+        "peer vanished mid-frame (", decoder_.buffered_bytes(), " of ",
+        expected == 0 ? std::string("at least 4") : absl::StrCat(expected),
+        " bytes received)"));
+  }
+
+ private:
+  FrameDecoder decoder_;
+};
+
+}  // namespace
+
+std::unique_ptr<FrameCodec> MakeLengthPrefixedCodec() {
+  return std::make_unique<LengthPrefixedCodec>();
+}
+
 }  // namespace dbgd::protocol

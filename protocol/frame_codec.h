@@ -1,18 +1,25 @@
-// Framing of the remote debugging protocol on stream transports (DESIGN §4).
+// Framing of the remote debugging protocol (DESIGN §4).
 //
-// Each Frame travels as its serialized length, a 4-byte big-endian unsigned
-// integer, followed by the serialized dbgd.v1.wire.Frame. A length over
-// kMaxFrameBytes is a protocol error: the reader refuses it as soon as the
-// 4-byte header has arrived, without buffering the body.
+// A FrameCodec turns Frames into the bytes of one kind of link and back;
+// each transport says which codec its links use (transports/factory.h), and
+// FrameConnection runs any of them. On stream transports (tcp, npipe, TLS)
+// each Frame travels as its serialized length, a 4-byte big-endian unsigned
+// integer, followed by the serialized dbgd.v1.wire.Frame
+// (MakeLengthPrefixedCodec). A length over kMaxFrameBytes is a protocol
+// error: the reader refuses it as soon as the 4-byte header has arrived,
+// without buffering the body. Serial lines add COBS, a CRC-32 and a channel
+// byte (docs/protocol.md §2).
 //
-// Thread-safety: the free functions are thread-safe; a FrameDecoder is not
-// (one reader owns it).
+// Thread-safety: the free functions and FrameCodec::Encode are thread-safe;
+// the decoding side of a codec, and a FrameDecoder, are not (one reader owns
+// it).
 
 #ifndef DBGD_PROTOCOL_FRAME_CODEC_H_
 #define DBGD_PROTOCOL_FRAME_CODEC_H_
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -88,6 +95,34 @@ class FrameDecoder {
   size_t next_header_ = 0;  // where in buffer_ the next unchecked header starts
   absl::Status error_;
 };
+
+// FrameCodec frames one link's traffic. Encode may be called from any
+// thread; Append, Next and AtEnd belong to the link's one reader.
+class FrameCodec {
+ public:
+  virtual ~FrameCodec() = default;
+
+  // Encode returns the bytes that carry `frame` on the link.
+  // REQUIRES: CheckFrameSize(frame.ByteSizeLong()).ok().
+  virtual std::string Encode(const Frame& frame) const = 0;
+
+  // Append adds bytes received from the link.
+  virtual void Append(absl::string_view bytes) = 0;
+
+  // Next returns the next complete frame; nullopt when more bytes are
+  // needed; INVALID_ARGUMENT when the peer broke the framing in a way the
+  // link cannot recover from (the connection then drops the peer).
+  virtual absl::StatusOr<std::optional<Frame>> Next() = 0;
+
+  // AtEnd says whether the link may end here: OK when no partial frame is
+  // buffered, else UNAVAILABLE describing what was cut off ("peer vanished
+  // mid-frame (3 of 40 bytes received)").
+  virtual absl::Status AtEnd() const = 0;
+};
+
+// MakeLengthPrefixedCodec returns the codec of stream transports: each frame
+// is its 4-byte big-endian length and its body (EncodeFrame, FrameDecoder).
+std::unique_ptr<FrameCodec> MakeLengthPrefixedCodec();
 
 }  // namespace dbgd::protocol
 

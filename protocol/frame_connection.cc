@@ -16,14 +16,17 @@ constexpr size_t kWriteBatchBytes = 256 * 1024;
 }  // namespace
 
 std::shared_ptr<FrameConnection> FrameConnection::Create(
-    std::unique_ptr<transports::Stream> stream, FrameConnectionOptions options) {
+    std::unique_ptr<transports::Stream> stream,
+    std::unique_ptr<FrameCodec> codec, FrameConnectionOptions options) {
   return std::shared_ptr<FrameConnection>(
-      new FrameConnection(std::move(stream), options));
+      new FrameConnection(std::move(stream), std::move(codec), options));
 }
 
 FrameConnection::FrameConnection(std::unique_ptr<transports::Stream> stream,
+                                 std::unique_ptr<FrameCodec> codec,
                                  FrameConnectionOptions options)
     : stream_(std::move(stream)),
+      codec_(std::move(codec)),
       strand_(asio::make_strand(stream_->executor())),
       options_(options),
       peer_(stream_->peer()),
@@ -56,7 +59,7 @@ void FrameConnection::SetCloseHandler(CloseHandler on_close) {
 absl::Status FrameConnection::Send(const Frame& frame) {
   absl::Status size = CheckFrameSize(frame.ByteSizeLong());
   if (!size.ok()) return size;
-  std::string bytes = EncodeFrame(frame);
+  std::string bytes = codec_->Encode(frame);
   {
     MutexLock lock(&mu_);
     if (!accepting_) {
@@ -153,20 +156,11 @@ void FrameConnection::OnRead(std::error_code error, size_t bytes) {
   reading_ = false;
   if (closing_ || finished_) return;
   if (error == asio::error::eof) {
-    if (decoder_.at_frame_boundary()) {
-      // The peer may only have shut down its sending side: what is queued
-      // for it still goes out.
-      BeginClose(absl::OkStatus(), /*flush=*/true);
-    } else {
-      const size_t expected = decoder_.expected_bytes();
-      BeginClose(absl::UnavailableError(absl::StrCat(
-                     "peer vanished mid-frame (", decoder_.buffered_bytes(),
-                     " of ",
-                     expected == 0 ? std::string("at least 4")
-                                   : absl::StrCat(expected),
-                     " bytes received)")),
-                 /*flush=*/false);
-    }
+    absl::Status at_end = codec_->AtEnd();
+    // At a frame boundary the peer may only have shut down its sending
+    // side: what is queued for it still goes out.
+    const bool flush = at_end.ok();
+    BeginClose(std::move(at_end), flush);
     return;
   }
   if (error) {
@@ -175,14 +169,14 @@ void FrameConnection::OnRead(std::error_code error, size_t bytes) {
                /*flush=*/false);
     return;
   }
-  decoder_.Append(absl::string_view(read_buffer_.data(), bytes));
+  codec_->Append(absl::string_view(read_buffer_.data(), bytes));
   Deliver();
 }
 
 void FrameConnection::Deliver() {
   delivering_ = true;
   while (on_frame_ != nullptr && !closing_ && !finished_) {
-    absl::StatusOr<std::optional<Frame>> next = decoder_.Next();
+    absl::StatusOr<std::optional<Frame>> next = codec_->Next();
     if (!next.ok()) {
       // Tell the peer why it is dropped: its implementer will want to know.
       Frame bye;

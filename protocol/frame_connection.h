@@ -1,6 +1,7 @@
 // FrameConnection: the remote protocol's frames over one transports::Stream.
 //
-// It reads length-prefixed Frames (frame_codec.h) and hands them, in order,
+// It reads Frames through the link's FrameCodec (frame_codec.h: the
+// transport decides, e.g. length-prefixed on streams) and hands them, in order,
 // to a frame handler; it queues outgoing frames and writes them one write at
 // a time; and it reports exactly once, to a close handler, why the
 // connection ended:
@@ -67,11 +68,12 @@ class FrameConnection : public std::enable_shared_from_this<FrameConnection> {
   // CloseHandler receives why the connection ended (see above).
   using CloseHandler = std::function<void(absl::Status status)>;
 
-  // Create wraps `stream`, which the connection owns from now on. Nothing is
-  // read until Start. REQUIRES: stream != nullptr.
+  // Create wraps `stream`, framed by `codec`; the connection owns both from
+  // now on. Nothing is read until Start.
+  // REQUIRES: stream != nullptr, codec != nullptr.
   static std::shared_ptr<FrameConnection> Create(
       std::unique_ptr<transports::Stream> stream,
-      FrameConnectionOptions options = {});
+      std::unique_ptr<FrameCodec> codec, FrameConnectionOptions options = {});
 
   ~FrameConnection();
   FrameConnection(const FrameConnection&) = delete;
@@ -126,6 +128,7 @@ class FrameConnection : public std::enable_shared_from_this<FrameConnection> {
 
  private:
   FrameConnection(std::unique_ptr<transports::Stream> stream,
+                  std::unique_ptr<FrameCodec> codec,
                   FrameConnectionOptions options);
 
   // All of the below run on strand_.
@@ -147,6 +150,8 @@ class FrameConnection : public std::enable_shared_from_this<FrameConnection> {
 
   // Constant after construction.
   const std::unique_ptr<transports::Stream> stream_;
+  // Encode is used from any thread (Send); decoding on strand_ only.
+  const std::unique_ptr<FrameCodec> codec_;
   const asio::strand<asio::any_io_executor> strand_;
   const FrameConnectionOptions options_;
   const std::string peer_;
@@ -154,7 +159,6 @@ class FrameConnection : public std::enable_shared_from_this<FrameConnection> {
 
   // State below is used on strand_ only.
   asio::steady_timer flush_timer_;
-  FrameDecoder decoder_;
   std::array<char, 64 * 1024> read_buffer_;
   std::string write_buffer_;  // the write in flight
   // Shared so that a handler replacing itself is not destroyed mid-call.

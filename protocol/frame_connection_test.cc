@@ -135,8 +135,8 @@ class FrameConnectionTest : public ::testing::Test {
 
 TEST_F(FrameConnectionTest, DeliversTenThousandFramesInOrder) {
   auto [sa, sb] = StreamPair(loop_.context(), "a", "b");
-  auto sender = FrameConnection::Create(std::move(sa));
-  auto receiver = FrameConnection::Create(std::move(sb));
+  auto sender = FrameConnection::Create(std::move(sa), MakeLengthPrefixedCodec());
+  auto receiver = FrameConnection::Create(std::move(sb), MakeLengthPrefixedCodec());
   sender->Start(a_.OnFrame(), a_.OnClose());
   receiver->Start(b_.OnFrame(), b_.OnClose());
 
@@ -163,8 +163,8 @@ TEST_F(FrameConnectionTest, DeliversTenThousandFramesInOrder) {
 
 TEST_F(FrameConnectionTest, SendIsSafeFromManyThreads) {
   auto [sa, sb] = StreamPair(loop_.context(), "a", "b");
-  auto sender = FrameConnection::Create(std::move(sa));
-  auto receiver = FrameConnection::Create(std::move(sb));
+  auto sender = FrameConnection::Create(std::move(sa), MakeLengthPrefixedCodec());
+  auto receiver = FrameConnection::Create(std::move(sb), MakeLengthPrefixedCodec());
   sender->Start(a_.OnFrame(), a_.OnClose());
   receiver->Start(b_.OnFrame(), b_.OnClose());
 
@@ -201,7 +201,7 @@ TEST_F(FrameConnectionTest, SendIsSafeFromManyThreads) {
 
 TEST_F(FrameConnectionTest, ReportsAPeerThatVanishesMidFrame) {
   auto [raw, ours] = SocketPair(loop_.context());
-  auto connection = FrameConnection::Create(WrapSocket(std::move(ours), "peer"));
+  auto connection = FrameConnection::Create(WrapSocket(std::move(ours), "peer"), MakeLengthPrefixedCodec());
   connection->Start(a_.OnFrame(), a_.OnClose());
 
   // A whole frame, then 14 of the next frame's 104 bytes.
@@ -220,7 +220,7 @@ TEST_F(FrameConnectionTest, ReportsAPeerThatVanishesMidFrame) {
 
 TEST_F(FrameConnectionTest, HugeLengthPrefixDropsThePeer) {
   auto [raw, ours] = SocketPair(loop_.context());
-  auto connection = FrameConnection::Create(WrapSocket(std::move(ours), "peer"));
+  auto connection = FrameConnection::Create(WrapSocket(std::move(ours), "peer"), MakeLengthPrefixedCodec());
   connection->Start(a_.OnFrame(), a_.OnClose());
 
   asio::write(raw, asio::buffer(Header(0xffffffff)));
@@ -240,7 +240,7 @@ TEST_F(FrameConnectionTest, HugeLengthPrefixDropsThePeer) {
 
 TEST_F(FrameConnectionTest, GarbageDropsThePeer) {
   auto [raw, ours] = SocketPair(loop_.context());
-  auto connection = FrameConnection::Create(WrapSocket(std::move(ours), "peer"));
+  auto connection = FrameConnection::Create(WrapSocket(std::move(ours), "peer"), MakeLengthPrefixedCodec());
   connection->Start(a_.OnFrame(), a_.OnClose());
 
   asio::write(raw, asio::buffer(Header(10) + std::string(10, '\xff')));
@@ -256,7 +256,7 @@ TEST_F(FrameConnectionTest, GarbageDropsThePeer) {
 
 TEST_F(FrameConnectionTest, CleanEofAtAFrameBoundaryIsOk) {
   auto [raw, ours] = SocketPair(loop_.context());
-  auto connection = FrameConnection::Create(WrapSocket(std::move(ours), "peer"));
+  auto connection = FrameConnection::Create(WrapSocket(std::move(ours), "peer"), MakeLengthPrefixedCodec());
   connection->Start(a_.OnFrame(), a_.OnClose());
 
   asio::write(raw, asio::buffer(EncodeFrame(InputFrame("last words"))));
@@ -271,8 +271,8 @@ TEST_F(FrameConnectionTest, CleanEofAtAFrameBoundaryIsOk) {
 
 TEST_F(FrameConnectionTest, CloseWithFlushDeliversQueuedFramesFirst) {
   auto [sa, sb] = StreamPair(loop_.context(), "a", "b");
-  auto sender = FrameConnection::Create(std::move(sa));
-  auto receiver = FrameConnection::Create(std::move(sb));
+  auto sender = FrameConnection::Create(std::move(sa), MakeLengthPrefixedCodec());
+  auto receiver = FrameConnection::Create(std::move(sb), MakeLengthPrefixedCodec());
   sender->Start(a_.OnFrame(), a_.OnClose());
   receiver->Start(b_.OnFrame(), b_.OnClose());
 
@@ -301,7 +301,7 @@ TEST_F(FrameConnectionTest, CloseWithFlushDeliversQueuedFramesFirst) {
 TEST_F(FrameConnectionTest, FlushGivesUpOnAPeerThatDoesNotRead) {
   auto [raw, ours] = SocketPair(loop_.context());
   auto connection = FrameConnection::Create(
-      WrapSocket(std::move(ours), "peer"),
+      WrapSocket(std::move(ours), "peer"), MakeLengthPrefixedCodec(),
       FrameConnectionOptions{.flush_timeout = absl::Milliseconds(200)});
   connection->Start(a_.OnFrame(), a_.OnClose());
   Frame output;
@@ -321,7 +321,7 @@ TEST_F(FrameConnectionTest, FlushGivesUpOnAPeerThatDoesNotRead) {
 
 TEST_F(FrameConnectionTest, OnDrainedWaitsForThePeerToRead) {
   auto [raw, ours] = SocketPair(loop_.context());
-  auto connection = FrameConnection::Create(WrapSocket(std::move(ours), "peer"));
+  auto connection = FrameConnection::Create(WrapSocket(std::move(ours), "peer"), MakeLengthPrefixedCodec());
   connection->Start(a_.OnFrame(), a_.OnClose());
 
   // Nothing pending: at once.
@@ -357,7 +357,7 @@ TEST_F(FrameConnectionTest, OnDrainedWaitsForThePeerToRead) {
 
 TEST_F(FrameConnectionTest, OnDrainedIsNeverCalledAfterClose) {
   auto [raw, ours] = SocketPair(loop_.context());
-  auto connection = FrameConnection::Create(WrapSocket(std::move(ours), "peer"));
+  auto connection = FrameConnection::Create(WrapSocket(std::move(ours), "peer"), MakeLengthPrefixedCodec());
   connection->Start(a_.OnFrame(), a_.OnClose());
   Frame output;
   output.mutable_output()->set_data(std::string(512 * 1024, 'o'));
@@ -373,7 +373,7 @@ TEST_F(FrameConnectionTest, OnDrainedIsNeverCalledAfterClose) {
 
 TEST_F(FrameConnectionTest, RefusesOversizedFrames) {
   auto [sa, sb] = StreamPair(loop_.context(), "a", "b");
-  auto connection = FrameConnection::Create(std::move(sa));
+  auto connection = FrameConnection::Create(std::move(sa), MakeLengthPrefixedCodec());
   Frame huge;
   huge.mutable_output()->set_data(std::string(kMaxFrameBytes, 'h'));
   absl::Status sent = connection->Send(huge);
@@ -384,8 +384,8 @@ TEST_F(FrameConnectionTest, RefusesOversizedFrames) {
 
 TEST_F(FrameConnectionTest, HoldsFramesWhilePaused) {
   auto [sa, sb] = StreamPair(loop_.context(), "a", "b");
-  auto sender = FrameConnection::Create(std::move(sa));
-  auto receiver = FrameConnection::Create(std::move(sb));
+  auto sender = FrameConnection::Create(std::move(sa), MakeLengthPrefixedCodec());
+  auto receiver = FrameConnection::Create(std::move(sb), MakeLengthPrefixedCodec());
   sender->Start(a_.OnFrame(), a_.OnClose());
   receiver->Start(nullptr, b_.OnClose());
 
@@ -404,8 +404,8 @@ TEST_F(FrameConnectionTest, HoldsFramesWhilePaused) {
 
 TEST_F(FrameConnectionTest, HandlerSwitchedInsideAHandlerLosesNothing) {
   auto [sa, sb] = StreamPair(loop_.context(), "a", "b");
-  auto sender = FrameConnection::Create(std::move(sa));
-  auto receiver = FrameConnection::Create(std::move(sb));
+  auto sender = FrameConnection::Create(std::move(sa), MakeLengthPrefixedCodec());
+  auto receiver = FrameConnection::Create(std::move(sb), MakeLengthPrefixedCodec());
   sender->Start(a_.OnFrame(), a_.OnClose());
 
   // The first frame goes to a_, which hands over to b_ (as the handshake
@@ -436,8 +436,8 @@ TEST_F(FrameConnectionTest, HandlerSwitchedInsideAHandlerLosesNothing) {
 
 TEST_F(FrameConnectionTest, ReportsCloseExactlyOnce) {
   auto [sa, sb] = StreamPair(loop_.context(), "a", "b");
-  auto one = FrameConnection::Create(std::move(sa));
-  auto two = FrameConnection::Create(std::move(sb));
+  auto one = FrameConnection::Create(std::move(sa), MakeLengthPrefixedCodec());
+  auto two = FrameConnection::Create(std::move(sb), MakeLengthPrefixedCodec());
   one->Start(a_.OnFrame(), a_.OnClose());
   two->Start(b_.OnFrame(), b_.OnClose());
 

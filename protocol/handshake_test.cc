@@ -134,8 +134,8 @@ class HandshakeTest : public ::testing::Test {
   std::pair<std::shared_ptr<FrameConnection>, std::shared_ptr<FrameConnection>>
   Connect(const std::string& source = "10.0.0.1") {
     auto [client, server] = StreamPair(loop_.context(), "server", source);
-    return {FrameConnection::Create(std::move(client)),
-            FrameConnection::Create(std::move(server))};
+    return {FrameConnection::Create(std::move(client), MakeLengthPrefixedCodec()),
+            FrameConnection::Create(std::move(server), MakeLengthPrefixedCodec())};
   }
 
   // Run runs both sides of a handshake and waits for both results.

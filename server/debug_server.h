@@ -1,14 +1,16 @@
 // DebugServer: one `.server` — a listener (or, with `clicon`, an outgoing
-// connection) that admits remote clients to a session's shared console.
+// connection kept up by a Redialer) that admits remote clients to a
+// session's shared console. The transport comes from the TransportFactory;
+// the server never names one.
 //
-// Each accepted stream runs the protocol handshake (password challenge,
-// lockout), then becomes a hub client of the session: engine output flows
-// out through the hub's bounded queue, Input/Break flow in. Ending the
-// server (`.endsrv`) stops new connections; connected clients stay unless
-// asked to go.
+// Each stream runs the protocol handshake (password challenge, lockout),
+// then becomes a ClientLink between its connection and the session's hub.
+// Ending the server (`.endsrv`) stops new connections; connected clients
+// stay unless asked to go. The server publishes one event per fact: its
+// state changes, and each client's connect and disconnect.
 //
-// Thread-safety: public methods may be called from any thread. Network work
-// runs on the server's strand and on each connection's strand.
+// Thread-safety: public methods may be called from any thread. Accepting
+// and dialling run on the server's strand; each client on its own.
 
 #ifndef DBGD_SERVER_DEBUG_SERVER_H_
 #define DBGD_SERVER_DEBUG_SERVER_H_
@@ -22,15 +24,17 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "absl/strings/str_cat.h"
 #include "asio/io_context.hpp"
-#include "asio/steady_timer.hpp"
 #include "asio/strand.hpp"
 #include "common/mutex.h"
 #include "dbgd/v1/control.pb.h"
-#include "absl/strings/str_cat.h"
 #include "protocol/auth_throttle.h"
 #include "protocol/frame_connection.h"
+#include "server/client_link.h"
+#include "server/redialer.h"
 #include "session/session.h"
+#include "transports/factory.h"
 #include "transports/spec.h"
 #include "transports/transport.h"
 
@@ -38,7 +42,9 @@ namespace dbgd::server {
 
 // What every DebugServer of a daemon shares.
 struct DebugServerContext {
-  asio::io_context* io = nullptr;
+  // Makes every listener, connector and codec; its streams run on the
+  // daemon's event loop.
+  transports::TransportFactory* transports = nullptr;
   protocol::AuthThrottle* throttle = nullptr;
   std::string advertise_host;  // the host clients are told to connect to
   // Allocates daemon-wide client IDs (`clients/N`).
@@ -51,10 +57,11 @@ struct DebugServerContext {
 class DebugServer : public std::enable_shared_from_this<DebugServer> {
  public:
   // Create binds the listener (forward servers) or prepares the outgoing
-  // connection (`clicon`); Start then runs it. RESOURCE_EXHAUSTED when a
-  // port range has no free port, FAILED_PRECONDITION when the port cannot be
-  // bound, UNIMPLEMENTED for a transport not built yet. Nothing is left
-  // behind on failure.
+  // connection (`clicon`); Start then runs it. The transport's errors as
+  // the factory reports them: RESOURCE_EXHAUSTED when a port range has no
+  // free port, FAILED_PRECONDITION when the port cannot be bound,
+  // UNIMPLEMENTED for a transport not built yet. Nothing is left behind on
+  // failure.
   static absl::StatusOr<std::shared_ptr<DebugServer>> Create(
       int id, std::shared_ptr<session::Session> session,
       transports::ServerSpec spec, const DebugServerContext& context);
@@ -85,20 +92,15 @@ class DebugServer : public std::enable_shared_from_this<DebugServer> {
   std::vector<v1::Client> Clients() const;
 
  private:
-  struct Connection;
-
   DebugServer(int id, std::shared_ptr<session::Session> session,
               transports::ServerSpec spec, const DebugServerContext& context);
 
+  // On strand_: wait for the next client (forward servers).
   void Accept();
-  void Connect();
-  void RetryConnect(const std::string& why);
+  // Admit runs the handshake on a new stream; Attach links a client in.
   void Admit(std::unique_ptr<transports::Stream> stream);
   void Attach(std::shared_ptr<protocol::FrameConnection> frames,
               std::string identity);
-  // Pump moves frames from the client's hub queue to its socket, up to a
-  // high-water mark of unsent bytes.
-  static void Pump(const std::shared_ptr<Connection>& connection);
   void Forget(uint64_t client_id, const std::string& reason);
   void SetState(v1::Server::State state, const std::string& message);
   void Emit(v1::Event::Kind kind, const std::string& message,
@@ -111,20 +113,20 @@ class DebugServer : public std::enable_shared_from_this<DebugServer> {
   const transports::ServerSpec spec_;
   const DebugServerContext context_;
   const absl::Time create_time_;
-  asio::strand<asio::io_context::executor_type> strand_;
+  asio::strand<asio::any_io_executor> strand_;
 
-  // Used on strand_ only.
-  std::unique_ptr<transports::Listener> listener_;
-  asio::steady_timer retry_timer_;
-  absl::Duration retry_delay_;
+  // Where the server listens or dials; set by Create.
+  transports::Endpoint endpoint_;
+
+  // Used on strand_ only, after Create. Exactly one is set.
+  std::unique_ptr<transports::Listener> listener_;  // forward
+  std::shared_ptr<Redialer> redialer_;              // reverse
 
   mutable Mutex mu_;
-  uint16_t port_ ABSL_GUARDED_BY(mu_) = 0;
   v1::Server::State state_ ABSL_GUARDED_BY(mu_) = v1::Server::LISTENING;
   std::string state_message_ ABSL_GUARDED_BY(mu_);
   bool ended_ ABSL_GUARDED_BY(mu_) = false;
-  std::map<uint64_t, std::shared_ptr<Connection>> connections_
-      ABSL_GUARDED_BY(mu_);
+  std::map<uint64_t, std::shared_ptr<ClientLink>> clients_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace dbgd::server

@@ -33,8 +33,12 @@ absl::StatusOr<uint64_t> ParseId(const std::string& name,
 
 ServerManager::ServerManager(asio::io_context& io, SessionManager& sessions,
                              EventBus& events, ServerManagerOptions options)
-    : io_(io), sessions_(sessions), events_(events), throttle_(options.throttle) {
-  context_.io = &io_;
+    : io_(io),
+      sessions_(sessions),
+      events_(events),
+      throttle_(options.throttle),
+      transports_(io.get_executor(), std::move(options.transports)) {
+  context_.transports = &transports_;
   context_.throttle = &throttle_;
   context_.advertise_host = options.advertise_host.empty()
                                 ? dbgd::HostName()

@@ -21,12 +21,14 @@
 #include "server/debug_server.h"
 #include "server/event_bus.h"
 #include "server/session_manager.h"
+#include "transports/factory.h"
 
 namespace dbgd::server {
 
 struct ServerManagerOptions {
   std::string advertise_host;  // in connect strings; default: the host name
   protocol::AuthThrottleOptions throttle;
+  transports::TransportOptions transports;
 };
 
 class ServerManager {
@@ -69,6 +71,9 @@ class ServerManager {
   SessionManager& sessions_;
   EventBus& events_;
   protocol::AuthThrottle throttle_;
+  // The daemon's transports and the state they share (pipe names, COM
+  // lines, certificate stores).
+  transports::TransportFactory transports_;
   DebugServerContext context_;
   uint64_t subscription_ = 0;
   std::atomic<uint64_t> next_client_id_{1};

@@ -31,6 +31,10 @@ class SocketStream final : public Stream {
 
   void Close() override {
     std::error_code ignored;
+    // Pending operations end as aborted, not as the EOF the shutdown would
+    // otherwise race to deliver. The shutdown still tells the peer at once,
+    // even where a forked child holds a copy of the descriptor.
+    socket_.cancel(ignored);
     socket_.shutdown(Socket::shutdown_both, ignored);
     socket_.close(ignored);
   }

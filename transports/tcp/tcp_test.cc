@@ -1,4 +1,4 @@
-#include "transports/tcp.h"
+#include "transports/tcp/tcp.h"
 
 #include <memory>
 #include <optional>
@@ -65,26 +65,46 @@ class TcpTest : public ::testing::Test {
   TcpTest() : loop_(1) {}
   ~TcpTest() override { loop_.Stop(); }
 
+  asio::any_io_executor executor() { return loop_.context().get_executor(); }
+
+  absl::StatusOr<std::unique_ptr<Listener>> Listen(PortRange ports,
+                                                   IpVersion version) {
+    return ListenTcp(executor(), executor(), ports, version);
+  }
+
+  // Connect makes one attempt to reach `host`:`port`; returns the stream's
+  // peer, or the error.
+  absl::StatusOr<std::string> Connect(const std::string& host, uint16_t port,
+                                      IpVersion version) {
+    std::unique_ptr<Connector> connector =
+        MakeTcpConnector(executor(), executor(), host, port, version);
+    Notification done;
+    absl::StatusOr<std::string> result;
+    connector->AsyncConnect([&](absl::StatusOr<std::unique_ptr<Stream>> stream) {
+      result = stream.ok() ? absl::StatusOr<std::string>((*stream)->peer())
+                           : stream.status();
+      done.Notify();
+    });
+    EXPECT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+    return result;
+  }
+
   // Accepts one connection on `listener` while connecting to `host`:`port`;
   // returns {accepted peer, connected peer}.
   std::pair<std::string, std::string> RoundTrip(Listener& listener,
                                                 const std::string& host,
                                                 IpVersion version) {
-    Notification accepted, connected;
-    std::string accepted_peer, connected_peer;
-    listener.AsyncAccept([&](std::error_code error, std::unique_ptr<Stream> stream) {
-      if (!error) accepted_peer = stream->peer();
+    Notification accepted;
+    std::string accepted_peer;
+    listener.AsyncAccept([&](absl::StatusOr<std::unique_ptr<Stream>> stream) {
+      if (stream.ok()) accepted_peer = (*stream)->peer();
       accepted.Notify();
     });
-    AsyncConnectTcp(loop_.context().get_executor(), host, listener.port(), version,
-                    [&](std::error_code error, std::unique_ptr<Stream> stream) {
-                      connected_peer = error ? "error: " + error.message()
-                                             : stream->peer();
-                      connected.Notify();
-                    });
+    absl::StatusOr<std::string> connected =
+        Connect(host, listener.endpoint().port, version);
     EXPECT_TRUE(accepted.WaitForNotificationWithTimeout(absl::Seconds(10)));
-    EXPECT_TRUE(connected.WaitForNotificationWithTimeout(absl::Seconds(10)));
-    return {accepted_peer, connected_peer};
+    return {accepted_peer, connected.ok() ? *connected
+                                          : "error: " + connected.status().ToString()};
   }
 
   EventLoop loop_;
@@ -94,11 +114,10 @@ TEST_F(TcpTest, RangeTakesTheFirstFreePort) {
   HeldPorts held(loop_.context(), 2);
   ASSERT_TRUE(held.ok());
   const uint16_t p = held.first();
-  absl::StatusOr<std::unique_ptr<Listener>> listener = ListenTcp(
-      loop_.context().get_executor(), {p, static_cast<uint16_t>(p + 9)},
-      IpVersion::kAny);
+  absl::StatusOr<std::unique_ptr<Listener>> listener =
+      Listen({p, static_cast<uint16_t>(p + 9)}, IpVersion::kAny);
   ASSERT_TRUE(listener.ok()) << listener.status();
-  EXPECT_EQ((*listener)->port(), p + 2);
+  EXPECT_EQ((*listener)->endpoint().port, p + 2);
   (*listener)->Close();
 }
 
@@ -106,9 +125,8 @@ TEST_F(TcpTest, ExhaustedRangeIsResourceExhaustedNamingTheRange) {
   HeldPorts held(loop_.context(), 3);
   ASSERT_TRUE(held.ok());
   const uint16_t p = held.first();
-  absl::StatusOr<std::unique_ptr<Listener>> listener = ListenTcp(
-      loop_.context().get_executor(), {p, static_cast<uint16_t>(p + 2)},
-      IpVersion::kAny);
+  absl::StatusOr<std::unique_ptr<Listener>> listener =
+      Listen({p, static_cast<uint16_t>(p + 2)}, IpVersion::kAny);
   ASSERT_EQ(listener.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(listener.status().message(), HasSubstr("port"));
   EXPECT_THAT(listener.status().message(),
@@ -118,7 +136,7 @@ TEST_F(TcpTest, ExhaustedRangeIsResourceExhaustedNamingTheRange) {
 TEST_F(TcpTest, DefaultAcceptsIpv4AndIpv6Clients) {
   const uint16_t p = FreePort(loop_.context());
   absl::StatusOr<std::unique_ptr<Listener>> listener =
-      ListenTcp(loop_.context().get_executor(), {p, p}, IpVersion::kAny);
+      Listen({p, p}, IpVersion::kAny);
   ASSERT_TRUE(listener.ok()) << listener.status();
   auto [v4_accepted, v4_connected] =
       RoundTrip(**listener, "127.0.0.1", IpVersion::kAny);
@@ -130,34 +148,29 @@ TEST_F(TcpTest, DefaultAcceptsIpv4AndIpv6Clients) {
 }
 
 TEST_F(TcpTest, Ipversion6RefusesIpv4Clients) {
-  absl::StatusOr<std::unique_ptr<Listener>> listener = ListenTcp(
-      loop_.context().get_executor(), {40000, 40999}, IpVersion::kV6);
+  absl::StatusOr<std::unique_ptr<Listener>> listener =
+      Listen({40000, 40999}, IpVersion::kV6);
   ASSERT_TRUE(listener.ok()) << listener.status();
   auto [accepted, connected] = RoundTrip(**listener, "::1", IpVersion::kV6);
   EXPECT_THAT(accepted, StartsWith("ipv6:[::1]:"));
 
-  Notification done;
-  std::string result;
-  AsyncConnectTcp(loop_.context().get_executor(), "127.0.0.1", (*listener)->port(),
-                  IpVersion::kAny, [&](std::error_code error, std::unique_ptr<Stream>) {
-                    result = error ? error.message() : "connected";
-                    done.Notify();
-                  });
-  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(10)));
-  EXPECT_NE(result, "connected");
+  absl::StatusOr<std::string> v4 =
+      Connect("127.0.0.1", (*listener)->endpoint().port, IpVersion::kAny);
+  EXPECT_EQ(v4.status().code(), absl::StatusCode::kUnavailable) << v4.status();
 }
 
 TEST_F(TcpTest, ConnectToNothingFails) {
   const uint16_t p = FreePort(loop_.context());
-  Notification done;
-  std::error_code result;
-  AsyncConnectTcp(loop_.context().get_executor(), "127.0.0.1", p, IpVersion::kAny,
-                  [&](std::error_code error, std::unique_ptr<Stream>) {
-                    result = error;
-                    done.Notify();
-                  });
-  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(10)));
-  EXPECT_EQ(result, asio::error::connection_refused);
+  absl::StatusOr<std::string> result =
+      Connect("127.0.0.1", p, IpVersion::kAny);
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(result.status().message(), HasSubstr("refused"));
+}
+
+TEST_F(TcpTest, Ipversion4DialsOnlyIpv4Addresses) {
+  absl::StatusOr<std::string> result = Connect("::1", 1, IpVersion::kV4);
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(result.status().message(), HasSubstr("no IPv4 address"));
 }
 
 }  // namespace

@@ -1,0 +1,149 @@
+#include "server/client_link.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "asio/post.hpp"
+
+namespace dbgd::server {
+
+using protocol::Frame;
+
+std::shared_ptr<ClientLink> ClientLink::Start(
+    uint64_t id, std::string identity,
+    std::shared_ptr<protocol::FrameConnection> frames,
+    std::shared_ptr<session::HubClient> hub, OnClosed on_closed,
+    ClientLinkOptions options) {
+  std::shared_ptr<ClientLink> link(
+      new ClientLink(id, std::move(identity), std::move(frames), std::move(hub),
+                     std::move(on_closed), options));
+  // The connection holds the link through its handlers until it closes;
+  // the hub only wakes it.
+  link->frames_->SetCloseHandler(
+      [link](absl::Status status) { link->OnClose(status); });
+  link->frames_->SetFrameHandler(
+      [weak = std::weak_ptr<ClientLink>(link)](Frame frame) {
+        if (std::shared_ptr<ClientLink> self = weak.lock()) self->OnFrame(frame);
+      });
+  link->hub_->SetWakeup([weak = std::weak_ptr<ClientLink>(link)] {
+    if (std::shared_ptr<ClientLink> self = weak.lock()) self->Pump();
+  });
+  link->Pump();  // the history replay is already queued
+  return link;
+}
+
+ClientLink::ClientLink(uint64_t id, std::string identity,
+                       std::shared_ptr<protocol::FrameConnection> frames,
+                       std::shared_ptr<session::HubClient> hub,
+                       OnClosed on_closed, ClientLinkOptions options)
+    : id_(id),
+      identity_(std::move(identity)),
+      frames_(std::move(frames)),
+      hub_(std::move(hub)),
+      on_closed_(std::move(on_closed)),
+      options_(options),
+      connect_time_(absl::Now()),
+      last_active_nanos_(absl::ToUnixNanos(connect_time_)) {}
+
+void ClientLink::OnFrame(const Frame& frame) {
+  last_active_nanos_ = absl::ToUnixNanos(absl::Now());
+  switch (frame.body_case()) {
+    case Frame::kInput:
+      hub_->Input(frame.input().line());
+      break;
+    case Frame::kBreak:
+      hub_->Break();
+      break;
+    case Frame::kBye:
+      frames_->Close(/*flush=*/true);
+      break;
+    case Frame::kClientHello:
+    case Frame::kServerHello:
+    case Frame::kAuthResponse:
+    case Frame::kAuthResult: {
+      // docs/protocol.md: the handshake is over; repeating it is an error.
+      Frame bye;
+      bye.mutable_bye()->set_reason(
+          "protocol error: handshake frame after the handshake");
+      (void)frames_->Send(bye);
+      frames_->Close(/*flush=*/true);
+      break;
+    }
+    default:
+      break;  // frames of later protocol versions are ignored
+  }
+}
+
+void ClientLink::OnClose(const absl::Status& status) {
+  std::string reason;
+  if (!drop_reason_.empty()) {
+    reason = drop_reason_;
+  } else if (!disconnect_reason_.empty()) {
+    reason = disconnect_reason_;
+  } else if (status.ok()) {
+    reason = "left";
+  } else {
+    reason = std::string(status.message());
+  }
+  hub_->SetWakeup(nullptr);
+  hub_->Leave(reason);
+  if (on_closed_) on_closed_(id_, reason);
+}
+
+session::FramePtr ClientLink::Take() {
+  session::FramePtr frame = hub_->Pop();
+  if (frame != nullptr && frame->has_notice() &&
+      frame->notice().kind() == v1::wire::Notice::DROPPED) {
+    drop_reason_ = absl::StrCat("dropped: ", frame->notice().text());
+  }
+  return frame;
+}
+
+void ClientLink::Pump() {
+  // One pass at a time, on the connection's executor.
+  if (pump_scheduled_.exchange(true)) return;
+  asio::post(frames_->executor(),
+             [self = shared_from_this()] { self->PumpNow(); });
+}
+
+void ClientLink::PumpNow() {
+  pump_scheduled_ = false;
+  // Once the hub has let the client go, what it still holds (at most its
+  // queue's bound, ending with the reason) goes out at once, then the
+  // connection closes: a client that stopped reading is not kept waiting.
+  const bool letting_go = hub_->closed();
+  while (letting_go || frames_->pending_bytes() < options_.high_water) {
+    session::FramePtr frame = Take();
+    if (frame == nullptr) break;
+    if (!frames_->Send(*frame).ok()) return;  // closing
+  }
+  if (hub_->queued_bytes() == 0) {
+    if (hub_->closed()) frames_->Close(/*flush=*/true);
+    return;
+  }
+  // The connection is full: the rest waits in the hub's bounded queue. Go
+  // on when it has taken half of what it holds.
+  frames_->OnDrained(options_.high_water / 2,
+                     [weak = weak_from_this()] {
+                       if (std::shared_ptr<ClientLink> self = weak.lock()) {
+                         self->Pump();
+                       }
+                     });
+}
+
+void ClientLink::Disconnect(const std::string& reason) {
+  // On the connection's executor, after any pass in progress: what the hub
+  // holds for this client goes out before the Bye.
+  asio::post(frames_->executor(), [self = shared_from_this(), reason] {
+    self->disconnect_reason_ = reason;
+    while (session::FramePtr frame = self->Take()) {
+      if (!self->frames_->Send(*frame).ok()) break;  // already closing
+    }
+    Frame bye;
+    bye.mutable_bye()->set_reason(reason);
+    (void)self->frames_->Send(bye);
+    self->frames_->Close(/*flush=*/true);
+  });
+}
+
+}  // namespace dbgd::server

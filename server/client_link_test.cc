@@ -1,0 +1,287 @@
+#include "server/client_link.h"
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/event_loop.h"
+#include "common/mutex.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "protocol/frame_codec.h"
+#include "protocol/frame_connection.h"
+#include "protocol/test_streams.h"
+#include "session/hub.h"
+
+namespace dbgd::server {
+namespace {
+
+using protocol::Frame;
+using protocol::FrameConnection;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+using v1::wire::Notice;
+
+constexpr absl::Duration kWait = absl::Seconds(20);
+
+// RecordingSink is the engine's side of the hub.
+class RecordingSink final : public session::InputSink {
+ public:
+  void WriteLine(const std::string& identity, const std::string& line) override {
+    MutexLock lock(&mu_);
+    lines_.push_back(absl::StrCat(identity, ": ", line));
+  }
+  void Interrupt(const std::string& identity) override {
+    MutexLock lock(&mu_);
+    lines_.push_back(absl::StrCat(identity, ": <break>"));
+  }
+  bool WaitFor(size_t count) {
+    MutexLock lock(&mu_);
+    auto enough = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return lines_.size() >= count;
+    };
+    return mu_.AwaitWithTimeout(absl::Condition(&enough), kWait);
+  }
+  std::vector<std::string> lines() const {
+    MutexLock lock(&mu_);
+    return lines_;
+  }
+
+ private:
+  mutable Mutex mu_;
+  std::vector<std::string> lines_ ABSL_GUARDED_BY(mu_);
+};
+
+// Peer is the remote client: a FrameConnection recording what it gets.
+class Peer {
+ public:
+  explicit Peer(std::unique_ptr<transports::Stream> stream)
+      : frames_(FrameConnection::Create(std::move(stream),
+                                        protocol::MakeLengthPrefixedCodec())) {}
+
+  void Start() {
+    frames_->Start(
+        [this](Frame frame) {
+          MutexLock lock(&mu_);
+          received_.push_back(std::move(frame));
+        },
+        [this](absl::Status) {
+          MutexLock lock(&mu_);
+          closed_ = true;
+        });
+  }
+  void Send(const Frame& frame) { ASSERT_TRUE(frames_->Send(frame).ok()); }
+
+  // WaitFor waits until a received frame satisfies `match`; returns it.
+  template <typename Match>
+  std::optional<Frame> WaitFor(Match match) {
+    MutexLock lock(&mu_);
+    std::optional<Frame> found;
+    auto seen = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      for (const Frame& frame : received_) {
+        if (match(frame)) {
+          found = frame;
+          return true;
+        }
+      }
+      return false;
+    };
+    mu_.AwaitWithTimeout(absl::Condition(&seen), kWait);
+    return found;
+  }
+  bool WaitForClose() {
+    MutexLock lock(&mu_);
+    return mu_.AwaitWithTimeout(absl::Condition(&closed_), kWait);
+  }
+  // Output: the Output bytes received, in order.
+  std::string Output() const {
+    MutexLock lock(&mu_);
+    std::string all;
+    for (const Frame& frame : received_) {
+      if (frame.has_output()) all += frame.output().data();
+    }
+    return all;
+  }
+  std::vector<Frame> received() const {
+    MutexLock lock(&mu_);
+    return received_;
+  }
+
+ private:
+  std::shared_ptr<FrameConnection> frames_;
+  mutable Mutex mu_;
+  std::vector<Frame> received_ ABSL_GUARDED_BY(mu_);
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+bool IsOutput(const Frame& frame, absl::string_view data) {
+  return frame.has_output() && frame.output().data() == data;
+}
+bool IsNotice(const Frame& frame, Notice::Kind kind) {
+  return frame.has_notice() && frame.notice().kind() == kind;
+}
+
+class ClientLinkTest : public ::testing::Test {
+ protected:
+  struct Closed {
+    uint64_t id = 0;
+    std::string reason;
+  };
+
+  // Link connects a Peer to a new ClientLink over a socket pair, as a
+  // server does after the handshake.
+  std::unique_ptr<Peer> Link(
+      ClientLinkOptions options = {},
+      protocol::FrameConnectionOptions frame_options = {}) {
+    auto [ours, theirs] =
+        protocol::testing::StreamPair(loop_.context(), "server", "client");
+    auto frames = FrameConnection::Create(
+        std::move(ours), protocol::MakeLengthPrefixedCodec(), frame_options);
+    frames->Start(nullptr, nullptr);  // paused, as the handshake leaves it
+    link_ = ClientLink::Start(
+        7, "box\\alice", frames, hub_->Attach("box\\alice"),
+        [this](uint64_t id, const std::string& reason) {
+          MutexLock lock(&mu_);
+          closed_ = Closed{id, reason};
+        },
+        options);
+    auto peer = std::make_unique<Peer>(std::move(theirs));
+    return peer;
+  }
+
+  std::optional<Closed> WaitForLinkClosed() {
+    MutexLock lock(&mu_);
+    auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return closed_.has_value();
+    };
+    mu_.AwaitWithTimeout(absl::Condition(&done), kWait);
+    return closed_;
+  }
+
+  RecordingSink sink_;
+  std::unique_ptr<session::Hub> hub_ =
+      std::make_unique<session::Hub>(session::HubOptions{}, &sink_);
+  Mutex mu_;
+  std::optional<Closed> closed_ ABSL_GUARDED_BY(mu_);
+  EventLoop loop_{2};
+  std::shared_ptr<ClientLink> link_;
+};
+
+TEST_F(ClientLinkTest, InputAndBreakReachTheEngineAttributed) {
+  std::unique_ptr<Peer> peer = Link();
+  peer->Start();
+  Frame input;
+  input.mutable_input()->set_line("bt");
+  peer->Send(input);
+  Frame interrupt;
+  interrupt.mutable_break_();
+  peer->Send(interrupt);
+  ASSERT_TRUE(sink_.WaitFor(2));
+  EXPECT_THAT(sink_.lines(),
+              ::testing::ElementsAre("box\\alice: bt", "box\\alice: <break>"));
+  EXPECT_GT(link_->last_active(), link_->connect_time());
+}
+
+TEST_F(ClientLinkTest, HistoryThenLiveOutputReachTheClientInOrder) {
+  hub_->PublishOutput("before you came\n");
+  std::unique_ptr<Peer> peer = Link();
+  peer->Start();
+  ASSERT_TRUE(peer->WaitFor([](const Frame& f) {
+    return IsNotice(f, Notice::HISTORY_END);
+  }));
+  hub_->PublishOutput("after\n");
+  ASSERT_TRUE(peer->WaitFor([](const Frame& f) { return IsOutput(f, "after\n"); }));
+  EXPECT_EQ(peer->Output(), "before you came\nafter\n");
+  const std::vector<Frame> frames = peer->received();
+  ASSERT_FALSE(frames.empty());
+  EXPECT_TRUE(frames.front().output().replay());
+}
+
+TEST_F(ClientLinkTest, ByeFromTheClientLeavesTheHubOnce) {
+  std::unique_ptr<Peer> peer = Link();
+  peer->Start();
+  EXPECT_EQ(hub_->client_count(), 1u);
+  Frame bye;
+  bye.mutable_bye()->set_reason("done");
+  peer->Send(bye);
+  std::optional<Closed> closed = WaitForLinkClosed();
+  ASSERT_TRUE(closed.has_value());
+  EXPECT_EQ(closed->id, 7u);
+  EXPECT_EQ(closed->reason, "left");
+  EXPECT_EQ(hub_->client_count(), 0u);
+  EXPECT_TRUE(peer->WaitForClose());
+}
+
+TEST_F(ClientLinkTest, DisconnectSendsWhatIsQueuedThenByeWithTheReason) {
+  std::unique_ptr<Peer> peer = Link();
+  hub_->PublishOutput("last words\n");
+  link_->Disconnect("the session ended: quit");
+  peer->Start();
+  std::optional<Frame> bye =
+      peer->WaitFor([](const Frame& f) { return f.has_bye(); });
+  ASSERT_TRUE(bye.has_value());
+  EXPECT_EQ(bye->bye().reason(), "the session ended: quit");
+  EXPECT_EQ(peer->Output(), "last words\n");
+  // The output came before the Bye.
+  const std::vector<Frame> frames = peer->received();
+  EXPECT_TRUE(frames.back().has_bye());
+  std::optional<Closed> closed = WaitForLinkClosed();
+  ASSERT_TRUE(closed.has_value());
+  EXPECT_EQ(closed->reason, "the session ended: quit");
+}
+
+TEST_F(ClientLinkTest, HandshakeFrameAfterTheHandshakeDropsTheClient) {
+  std::unique_ptr<Peer> peer = Link();
+  peer->Start();
+  Frame hello;
+  hello.mutable_client_hello()->set_identity("again");
+  peer->Send(hello);
+  std::optional<Frame> bye =
+      peer->WaitFor([](const Frame& f) { return f.has_bye(); });
+  ASSERT_TRUE(bye.has_value());
+  EXPECT_THAT(bye->bye().reason(), HasSubstr("protocol error"));
+  EXPECT_TRUE(WaitForLinkClosed().has_value());
+}
+
+TEST_F(ClientLinkTest, OutputWaitsInTheHubWhileTheClientIsFullThenAllArrives) {
+  // A client that does not read yet: the link keeps at most about
+  // high_water unsent, the hub holds the rest.
+  ClientLinkOptions options{.high_water = 16 * 1024};
+  std::unique_ptr<Peer> peer = Link(options);
+  std::string expected;
+  for (int i = 0; i < 400; ++i) {
+    const std::string chunk = absl::StrCat("chunk ", i, " ", std::string(4000, 'x'), "\n");
+    expected += chunk;
+    hub_->PublishOutput(chunk);
+  }
+  // The socket pair's buffers take a few hundred KiB; the rest waits.
+  absl::SleepFor(absl::Milliseconds(200));
+  EXPECT_EQ(hub_->client_count(), 1u);
+  peer->Start();
+  ASSERT_TRUE(peer->WaitFor([](const Frame& f) {
+    return f.has_output() && absl::StartsWith(f.output().data(), "chunk 399 ");
+  }));
+  EXPECT_TRUE(peer->Output() == expected) << "output lost or reordered";
+}
+
+TEST_F(ClientLinkTest, ClientTooFarBehindIsDroppedToldWhyAndClosed) {
+  hub_ = std::make_unique<session::Hub>(
+      session::HubOptions{.client_queue_bytes = 256 * 1024}, &sink_);
+  std::unique_ptr<Peer> peer = Link(
+      ClientLinkOptions{.high_water = 16 * 1024},
+      protocol::FrameConnectionOptions{.flush_timeout = absl::Milliseconds(300)});
+  // Never read: the socket fills, then the hub's queue overflows.
+  for (int i = 0; i < 400; ++i) hub_->PublishOutput(std::string(8000, 'y'));
+  std::optional<Closed> closed = WaitForLinkClosed();
+  ASSERT_TRUE(closed.has_value());
+  EXPECT_THAT(closed->reason, StartsWith("dropped: "));
+  EXPECT_EQ(hub_->client_count(), 0u);
+  EXPECT_EQ(hub_->dropped_count(), 1u);
+}
+
+}  // namespace
+}  // namespace dbgd::server

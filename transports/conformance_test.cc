@@ -1,0 +1,477 @@
+// The transport conformance suite: every transport the factory builds must
+// pass it, made from real `.server` / `-remote` strings through the factory.
+// A new transport adds its rows to kCases (below).
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "asio/post.hpp"
+#include "asio/strand.hpp"
+#include "common/event_loop.h"
+#include "common/notification.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "protocol/frame_codec.h"
+#include "testing/ports.h"
+#include "transports/factory.h"
+#include "transports/spec.h"
+#include "transports/transport.h"
+
+namespace dbgd::transports {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::IsEmpty;
+
+constexpr absl::Duration kTimeout = absl::Seconds(10);
+
+// One row: how to reach a server of this transport, both ways. `{PORT}`
+// stands for a port the suite picked free.
+struct Case {
+  std::string name;
+  std::string server;          // a forward `.server` string
+  std::string client;          // the `-remote` string that reaches it
+  std::string endpoint;        // what listings show for the server
+  std::string reverse_server;  // a `clicon` `.server` string
+  std::string reverse_client;  // the `-remote` string that waits for it
+  std::string reverse_endpoint;  // what listings show for that server
+};
+
+const Case kCases[] = {
+    {.name = "tcp_ipv4",
+     .server = "tcp:port={PORT},ipversion=4",
+     .client = "tcp:server=127.0.0.1,port={PORT}",
+     .endpoint = "tcp:Port={PORT},IpVersion=4",
+     .reverse_server = "tcp:port={PORT},clicon=127.0.0.1,ipversion=4",
+     .reverse_client = "tcp:clicon=127.0.0.1,port={PORT},ipversion=4",
+     .reverse_endpoint = "tcp:Port={PORT},Clicon=127.0.0.1,IpVersion=4"},
+    {.name = "tcp_ipv6",
+     .server = "tcp:port={PORT},ipversion=6",
+     .client = "tcp:server=[::1],port={PORT},ipversion=6",
+     .endpoint = "tcp:Port={PORT},IpVersion=6",
+     .reverse_server = "tcp:port={PORT},clicon=::1,ipversion=6",
+     .reverse_client = "tcp:clicon=::1,port={PORT},ipversion=6",
+     .reverse_endpoint = "tcp:Port={PORT},Clicon=::1,IpVersion=6"},
+};
+
+using StreamPtr = std::unique_ptr<Stream>;
+
+class ConformanceTest : public ::testing::TestWithParam<Case> {
+ protected:
+  ConformanceTest()
+      : loop_(2),
+        strand_(asio::make_strand(loop_.context())),
+        factory_(loop_.context().get_executor()),
+        port_(dbgd::testing::FreePortRun(1)) {}
+  ~ConformanceTest() override { loop_.Stop(); }
+
+  std::string Fill(const std::string& text) const {
+    return absl::StrReplaceAll(text, {{"{PORT}", absl::StrCat(port_)}});
+  }
+  ServerSpec Server(const std::string& text) const {
+    absl::StatusOr<ServerSpec> spec = ParseServerSpec(Fill(text));
+    EXPECT_TRUE(spec.ok()) << spec.status();
+    return spec.value_or(ServerSpec{});
+  }
+  ClientSpec Client(const std::string& text) const {
+    absl::StatusOr<ClientSpec> spec = ParseClientSpec(Fill(text));
+    EXPECT_TRUE(spec.ok()) << spec.status();
+    return spec.value_or(ClientSpec{});
+  }
+
+  // OnStrand runs `work` on the strand the listeners and connectors use,
+  // and waits for it.
+  template <typename Work>
+  void OnStrand(Work work) {
+    Notification done;
+    asio::post(strand_, [&] {
+      work();
+      done.Notify();
+    });
+    ASSERT_TRUE(done.WaitForNotificationWithTimeout(kTimeout));
+  }
+
+  // Accept waits for the next stream on `listener`.
+  absl::StatusOr<StreamPtr> Accept(Listener& listener) {
+    Notification done;
+    absl::StatusOr<StreamPtr> result = absl::DeadlineExceededError("no accept");
+    OnStrand([&] {
+      listener.AsyncAccept([&](absl::StatusOr<StreamPtr> stream) {
+        result = std::move(stream);
+        done.Notify();
+      });
+    });
+    EXPECT_TRUE(done.WaitForNotificationWithTimeout(kTimeout));
+    return result;
+  }
+
+  // Connect makes one attempt with `connector`.
+  absl::StatusOr<StreamPtr> Connect(Connector& connector) {
+    Notification done;
+    absl::StatusOr<StreamPtr> result =
+        absl::DeadlineExceededError("no connect");
+    OnStrand([&] {
+      connector.AsyncConnect([&](absl::StatusOr<StreamPtr> stream) {
+        result = std::move(stream);
+        done.Notify();
+      });
+    });
+    EXPECT_TRUE(done.WaitForNotificationWithTimeout(kTimeout));
+    return result;
+  }
+
+  // Pair accepts on a forward listener while a client dials it: {server
+  // side, client side}.
+  std::pair<StreamPtr, StreamPtr> Pair(Listener& listener,
+                                       const ClientSpec& client) {
+    absl::StatusOr<std::unique_ptr<Connector>> connector =
+        factory_.Dial(client, strand_);
+    EXPECT_TRUE(connector.ok()) << connector.status();
+    if (!connector.ok()) return {};
+    Notification accepted;
+    absl::StatusOr<StreamPtr> server = absl::DeadlineExceededError("none");
+    OnStrand([&] {
+      listener.AsyncAccept([&](absl::StatusOr<StreamPtr> stream) {
+        server = std::move(stream);
+        accepted.Notify();
+      });
+    });
+    absl::StatusOr<StreamPtr> client_side = Connect(**connector);
+    EXPECT_TRUE(accepted.WaitForNotificationWithTimeout(kTimeout));
+    EXPECT_TRUE(server.ok()) << server.status();
+    EXPECT_TRUE(client_side.ok()) << client_side.status();
+    if (!server.ok() || !client_side.ok()) return {};
+    return {*std::move(server), *std::move(client_side)};
+  }
+
+  std::unique_ptr<Listener> ListenForward() {
+    absl::StatusOr<std::unique_ptr<Listener>> listener =
+        factory_.Listen(Server(GetParam().server), strand_);
+    EXPECT_TRUE(listener.ok()) << listener.status();
+    return listener.ok() ? *std::move(listener) : nullptr;
+  }
+
+  EventLoop loop_;
+  asio::strand<asio::io_context::executor_type> strand_;
+  TransportFactory factory_;
+  const uint16_t port_;
+};
+
+// Write writes all of `bytes` (kept alive by the caller) and reports the
+// error, on the stream's executor.
+void Write(Stream& stream, const std::string& bytes, Notification& done,
+           std::error_code& error) {
+  stream.AsyncWrite(asio::buffer(bytes), [&](std::error_code e, size_t) {
+    error = e;
+    done.Notify();
+  });
+}
+
+// ReadExactly reads `count` bytes, or until an error; returns what came and
+// the error (none when all came).
+struct ReadResult {
+  std::string bytes;
+  std::error_code error;
+};
+void ReadLoop(Stream& stream, size_t count, std::shared_ptr<ReadResult> result,
+              std::shared_ptr<std::vector<char>> buffer, Notification& done) {
+  if (result->bytes.size() >= count) {
+    done.Notify();
+    return;
+  }
+  stream.AsyncReadSome(
+      asio::buffer(*buffer, std::min(buffer->size(), count - result->bytes.size())),
+      [&stream, count, result, buffer, &done](std::error_code error, size_t n) {
+        result->bytes.append(buffer->data(), n);
+        if (error) {
+          result->error = error;
+          done.Notify();
+          return;
+        }
+        ReadLoop(stream, count, result, buffer, done);
+      });
+}
+ReadResult ReadExactly(Stream& stream, size_t count) {
+  auto result = std::make_shared<ReadResult>();
+  auto buffer = std::make_shared<std::vector<char>>(64 * 1024);
+  Notification done;
+  asio::post(stream.executor(),
+             [&] { ReadLoop(stream, count, result, buffer, done); });
+  EXPECT_TRUE(done.WaitForNotificationWithTimeout(kTimeout));
+  return *result;
+}
+
+// Pattern returns `count` bytes that differ from any shifted copy, so a
+// lost, repeated or reordered chunk shows.
+std::string Pattern(size_t count, uint32_t seed) {
+  std::string bytes(count, '\0');
+  uint32_t x = seed;
+  for (char& c : bytes) {
+    x = x * 1664525u + 1013904223u;
+    c = static_cast<char>(x >> 24);
+  }
+  return bytes;
+}
+
+TEST_P(ConformanceTest, AcceptsAndConnectsNamingBothEnds) {
+  std::unique_ptr<Listener> listener = ListenForward();
+  ASSERT_NE(listener, nullptr);
+  EXPECT_EQ(listener->endpoint().port, port_);
+  auto [server, client] = Pair(*listener, Client(GetParam().client));
+  ASSERT_NE(server, nullptr);
+  ASSERT_NE(client, nullptr);
+  EXPECT_THAT(server->peer(), Not(IsEmpty()));
+  EXPECT_THAT(server->source(), Not(IsEmpty()));
+  EXPECT_THAT(client->peer(), Not(IsEmpty()));
+  OnStrand([&] { listener->Close(); });
+}
+
+TEST_P(ConformanceTest, CarriesBytesBothWays) {
+  std::unique_ptr<Listener> listener = ListenForward();
+  ASSERT_NE(listener, nullptr);
+  auto [server, client] = Pair(*listener, Client(GetParam().client));
+  ASSERT_NE(server, nullptr);
+
+  const std::string hello = "hello, server";
+  Notification sent;
+  std::error_code error;
+  asio::post(client->executor(), [&] { Write(*client, hello, sent, error); });
+  ReadResult got = ReadExactly(*server, hello.size());
+  ASSERT_TRUE(sent.WaitForNotificationWithTimeout(kTimeout));
+  EXPECT_FALSE(error) << error.message();
+  EXPECT_EQ(got.bytes, hello);
+
+  const std::string reply = "hello, client";
+  Notification replied;
+  asio::post(server->executor(), [&] { Write(*server, reply, replied, error); });
+  got = ReadExactly(*client, reply.size());
+  ASSERT_TRUE(replied.WaitForNotificationWithTimeout(kTimeout));
+  EXPECT_EQ(got.bytes, reply);
+}
+
+TEST_P(ConformanceTest, LargeWritesArriveWholeAndInOrderBothWaysAtOnce) {
+  std::unique_ptr<Listener> listener = ListenForward();
+  ASSERT_NE(listener, nullptr);
+  auto [server, client] = Pair(*listener, Client(GetParam().client));
+  ASSERT_NE(server, nullptr);
+
+  // More than any socket buffer holds, both ways at once: neither side may
+  // need the other to read first.
+  const std::string up = Pattern(8 << 20, 1);
+  const std::string down = Pattern(8 << 20, 2);
+  Notification up_sent, down_sent;
+  std::error_code up_error, down_error;
+  asio::post(client->executor(), [&] { Write(*client, up, up_sent, up_error); });
+  asio::post(server->executor(),
+             [&] { Write(*server, down, down_sent, down_error); });
+  auto up_result = std::make_shared<ReadResult>();
+  auto down_result = std::make_shared<ReadResult>();
+  auto up_buffer = std::make_shared<std::vector<char>>(64 * 1024);
+  auto down_buffer = std::make_shared<std::vector<char>>(64 * 1024);
+  Notification up_read, down_read;
+  asio::post(server->executor(), [&] {
+    ReadLoop(*server, up.size(), up_result, up_buffer, up_read);
+  });
+  asio::post(client->executor(), [&] {
+    ReadLoop(*client, down.size(), down_result, down_buffer, down_read);
+  });
+  ASSERT_TRUE(up_read.WaitForNotificationWithTimeout(absl::Seconds(60)));
+  ASSERT_TRUE(down_read.WaitForNotificationWithTimeout(absl::Seconds(60)));
+  ASSERT_TRUE(up_sent.WaitForNotificationWithTimeout(kTimeout));
+  ASSERT_TRUE(down_sent.WaitForNotificationWithTimeout(kTimeout));
+  EXPECT_FALSE(up_error || down_error);
+  EXPECT_TRUE(up_result->bytes == up) << "upstream bytes differ";
+  EXPECT_TRUE(down_result->bytes == down) << "downstream bytes differ";
+}
+
+TEST_P(ConformanceTest, PeerCloseEndsTheOtherSidesRead) {
+  std::unique_ptr<Listener> listener = ListenForward();
+  ASSERT_NE(listener, nullptr);
+  auto [server, client] = Pair(*listener, Client(GetParam().client));
+  ASSERT_NE(server, nullptr);
+  Notification closed;
+  asio::post(client->executor(), [&] {
+    client->Close();
+    closed.Notify();
+  });
+  ReadResult got = ReadExactly(*server, 1);
+  // The EOF may arrive while Close is still running over there.
+  ASSERT_TRUE(closed.WaitForNotificationWithTimeout(kTimeout));
+  EXPECT_TRUE(got.bytes.empty());
+  EXPECT_EQ(got.error, asio::error::eof) << got.error.message();
+}
+
+TEST_P(ConformanceTest, CloseAbortsPendingOperations) {
+  std::unique_ptr<Listener> listener = ListenForward();
+  ASSERT_NE(listener, nullptr);
+  auto [server, client] = Pair(*listener, Client(GetParam().client));
+  ASSERT_NE(server, nullptr);
+
+  // A pending read on a stream closed by its owner.
+  Notification read_done;
+  std::error_code read_error;
+  char byte;
+  asio::post(server->executor(), [&] {
+    server->AsyncReadSome(asio::buffer(&byte, 1),
+                          [&](std::error_code error, size_t) {
+                            read_error = error;
+                            read_done.Notify();
+                          });
+    server->Close();
+  });
+  ASSERT_TRUE(read_done.WaitForNotificationWithTimeout(kTimeout));
+  EXPECT_EQ(read_error, asio::error::operation_aborted) << read_error.message();
+
+  // A pending accept on a listener closed by its owner.
+  Notification accept_done;
+  absl::Status accept_status;
+  OnStrand([&] {
+    listener->AsyncAccept([&](absl::StatusOr<StreamPtr> stream) {
+      accept_status = stream.status();
+      accept_done.Notify();
+    });
+    listener->Close();
+  });
+  ASSERT_TRUE(accept_done.WaitForNotificationWithTimeout(kTimeout));
+  EXPECT_EQ(accept_status.code(), absl::StatusCode::kCancelled) << accept_status;
+}
+
+TEST_P(ConformanceTest, ClosedListenerReleasesItsEndpoint) {
+  std::unique_ptr<Listener> listener = ListenForward();
+  ASSERT_NE(listener, nullptr);
+  OnStrand([&] { listener->Close(); });
+  // The same spec can be served again at once.
+  std::unique_ptr<Listener> again = ListenForward();
+  ASSERT_NE(again, nullptr);
+  EXPECT_EQ(again->endpoint().port, listener->endpoint().port);
+  OnStrand([&] { again->Close(); });
+}
+
+TEST_P(ConformanceTest, EndpointDescriptionAndConnectStringReachTheServer) {
+  const ServerSpec spec = Server(GetParam().server);
+  std::unique_ptr<Listener> listener = ListenForward();
+  ASSERT_NE(listener, nullptr);
+  EXPECT_EQ(DescribeEndpoint(spec, listener->endpoint()),
+            Fill(GetParam().endpoint));
+
+  // The connect string, given the host name the client should use, is a
+  // valid `-remote` string that reaches this listener.
+  const ClientSpec wanted = Client(GetParam().client);
+  const std::string connect = ConnectStringFor(
+      spec, wanted.server, listener->endpoint(), PasswordDisplay::kReveal);
+  absl::StatusOr<ClientSpec> parsed = ParseClientSpec(connect);
+  ASSERT_TRUE(parsed.ok()) << connect << ": " << parsed.status();
+  parsed->ip_version = wanted.ip_version;  // not part of a connect string
+  auto [server, client] = Pair(*listener, *parsed);
+  EXPECT_NE(server, nullptr) << connect;
+}
+
+TEST_P(ConformanceTest, ReverseServerConnectsToAWaitingClient) {
+  const ServerSpec server_spec = Server(GetParam().reverse_server);
+  const ClientSpec client_spec = Client(GetParam().reverse_client);
+  absl::StatusOr<std::unique_ptr<Listener>> waiting =
+      factory_.AwaitServer(client_spec, strand_);
+  ASSERT_TRUE(waiting.ok()) << waiting.status();
+  absl::StatusOr<std::unique_ptr<Connector>> connector =
+      factory_.ConnectOut(server_spec, strand_);
+  ASSERT_TRUE(connector.ok()) << connector.status();
+  EXPECT_THAT((*connector)->target(), HasSubstr(absl::StrCat(port_)));
+  EXPECT_EQ(DescribeEndpoint(server_spec, (*connector)->endpoint()),
+            Fill(GetParam().reverse_endpoint));
+
+  Notification accepted;
+  absl::StatusOr<StreamPtr> client = absl::DeadlineExceededError("none");
+  OnStrand([&] {
+    (*waiting)->AsyncAccept([&](absl::StatusOr<StreamPtr> stream) {
+      client = std::move(stream);
+      accepted.Notify();
+    });
+  });
+  absl::StatusOr<StreamPtr> server = Connect(**connector);
+  ASSERT_TRUE(accepted.WaitForNotificationWithTimeout(kTimeout));
+  ASSERT_TRUE(server.ok()) << server.status();
+  ASSERT_TRUE(client.ok()) << client.status();
+
+  const std::string hello = "reverse hello";
+  Notification sent;
+  std::error_code error;
+  asio::post((*server)->executor(), [&] { Write(**server, hello, sent, error); });
+  EXPECT_EQ(ReadExactly(**client, hello.size()).bytes, hello);
+  ASSERT_TRUE(sent.WaitForNotificationWithTimeout(kTimeout));
+  OnStrand([&] { (*waiting)->Close(); });
+}
+
+TEST_P(ConformanceTest, ReverseServerAttemptFailsWhileNoClientWaits) {
+  absl::StatusOr<std::unique_ptr<Connector>> connector =
+      factory_.ConnectOut(Server(GetParam().reverse_server), strand_);
+  ASSERT_TRUE(connector.ok()) << connector.status();
+  absl::StatusOr<StreamPtr> stream = Connect(**connector);
+  EXPECT_EQ(stream.status().code(), absl::StatusCode::kUnavailable)
+      << stream.status();
+}
+
+TEST_P(ConformanceTest, CodecCarriesFramesOverTheLink) {
+  std::unique_ptr<Listener> listener = ListenForward();
+  ASSERT_NE(listener, nullptr);
+  auto [server, client] = Pair(*listener, Client(GetParam().client));
+  ASSERT_NE(server, nullptr);
+  const Transport transport = Server(GetParam().server).transport;
+  std::unique_ptr<protocol::FrameCodec> sending =
+      factory_.MakeCodec(transport, listener->endpoint());
+  std::unique_ptr<protocol::FrameCodec> receiving =
+      factory_.MakeCodec(transport, listener->endpoint());
+
+  // Several frames in one write, as FrameConnection batches them: the
+  // receiving codec splits them again.
+  std::string bytes;
+  for (int i = 0; i < 3; ++i) {
+    protocol::Frame frame;
+    frame.mutable_input()->set_line(absl::StrCat("line ", i));
+    bytes += sending->Encode(frame);
+  }
+  Notification sent;
+  std::error_code error;
+  asio::post(server->executor(), [&] { Write(*server, bytes, sent, error); });
+  receiving->Append(ReadExactly(*client, bytes.size()).bytes);
+  for (int i = 0; i < 3; ++i) {
+    absl::StatusOr<std::optional<protocol::Frame>> frame = receiving->Next();
+    ASSERT_TRUE(frame.ok()) << frame.status();
+    ASSERT_TRUE(frame->has_value());
+    EXPECT_EQ((*frame)->input().line(), absl::StrCat("line ", i));
+  }
+  EXPECT_TRUE(receiving->AtEnd().ok());
+  ASSERT_TRUE(sent.WaitForNotificationWithTimeout(kTimeout));
+}
+
+INSTANTIATE_TEST_SUITE_P(Transports, ConformanceTest,
+                         ::testing::ValuesIn(kCases),
+                         [](const ::testing::TestParamInfo<Case>& info) {
+                           return info.param.name;
+                         });
+
+TEST(TransportFactoryTest, TransportsNotBuiltAnswerUnimplementedNamingThem) {
+  EventLoop loop(1);
+  TransportFactory factory(loop.context().get_executor());
+  for (const char* text : {"npipe:pipe=rabbit", "com:port=COM1,baud=9600,channel=0",
+                           "ssl:proto=tls1,certuser=dbg,port=5005",
+                           "spipe:proto=tls1,certuser=dbg,pipe=rabbit"}) {
+    absl::StatusOr<ServerSpec> spec = ParseServerSpec(text);
+    ASSERT_TRUE(spec.ok()) << text << ": " << spec.status();
+    absl::StatusOr<std::unique_ptr<Listener>> listener =
+        factory.Listen(*spec, loop.context().get_executor());
+    EXPECT_EQ(listener.status().code(), absl::StatusCode::kUnimplemented);
+    EXPECT_THAT(listener.status().message(),
+                HasSubstr(std::string(TransportName(spec->transport))));
+  }
+  loop.Stop();
+}
+
+}  // namespace
+}  // namespace dbgd::transports

@@ -1,0 +1,118 @@
+#include "transports/factory.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "transports/tcp/tcp.h"
+
+namespace dbgd::transports {
+namespace {
+
+// The transports this build has, one row each. Those of the grammar not
+// listed here answer UNIMPLEMENTED: npipe and com (issue #10), ssl and
+// spipe (issue #11).
+const TransportOps* Find(Transport transport) {
+  static const TransportOps* const kTable[] = {
+      &TcpTransport(),
+  };
+  for (const TransportOps* ops : kTable) {
+    if (ops->transport == transport) return ops;
+  }
+  return nullptr;
+}
+
+absl::Status NotBuilt(Transport transport, absl::string_view what) {
+  return absl::UnimplementedError(absl::StrCat(
+      "the ", std::string(TransportName(transport)), " transport ", what));
+}
+
+// Open calls the row's `entry` for `spec`, or says why it cannot.
+template <typename Result, typename Spec, typename Entry>
+absl::StatusOr<std::unique_ptr<Result>> Open(TransportContext& context,
+                                             const Spec& spec, Entry entry,
+                                             absl::string_view what,
+                                             asio::any_io_executor executor) {
+  const TransportOps* ops = Find(spec.transport);
+  if (ops == nullptr) return NotBuilt(spec.transport, "is not built yet");
+  if (ops->*entry == nullptr) return NotBuilt(spec.transport, what);
+  return (ops->*entry)(context, spec, std::move(executor));
+}
+
+}  // namespace
+
+TransportFactory::TransportFactory(asio::any_io_executor io,
+                                   TransportOptions options)
+    : context_(std::move(io), std::move(options)) {}
+
+absl::StatusOr<std::unique_ptr<Listener>> TransportFactory::Listen(
+    const ServerSpec& spec, asio::any_io_executor executor) {
+  return Open<Listener>(context_, spec, &TransportOps::listen,
+                        "has no listening server", std::move(executor));
+}
+
+absl::StatusOr<std::unique_ptr<Connector>> TransportFactory::ConnectOut(
+    const ServerSpec& spec, asio::any_io_executor executor) {
+  return Open<Connector>(context_, spec, &TransportOps::connect_out,
+                         "has no reverse (clicon) server",
+                         std::move(executor));
+}
+
+absl::StatusOr<std::unique_ptr<Connector>> TransportFactory::Dial(
+    const ClientSpec& spec, asio::any_io_executor executor) {
+  return Open<Connector>(context_, spec, &TransportOps::dial,
+                         "cannot connect to a server", std::move(executor));
+}
+
+absl::StatusOr<std::unique_ptr<Listener>> TransportFactory::AwaitServer(
+    const ClientSpec& spec, asio::any_io_executor executor) {
+  return Open<Listener>(context_, spec, &TransportOps::await_server,
+                        "has no reverse (clicon) client", std::move(executor));
+}
+
+std::unique_ptr<protocol::FrameCodec> TransportFactory::MakeCodec(
+    Transport transport, const Endpoint& endpoint) {
+  const TransportOps* ops = Find(transport);
+  if (ops == nullptr || ops->make_codec == nullptr) {
+    return protocol::MakeLengthPrefixedCodec();  // REQUIRES says it's built
+  }
+  return ops->make_codec(endpoint);
+}
+
+absl::Status TransportFactory::Supported(Transport transport) {
+  if (Find(transport) == nullptr) return NotBuilt(transport, "is not built yet");
+  return absl::OkStatus();
+}
+
+namespace {
+
+// WithEndpoint is `spec` as the endpoint shows it running: a COM line's
+// rate is the one it was actually set to.
+ServerSpec WithEndpoint(ServerSpec spec, const Endpoint& endpoint) {
+  if (endpoint.baud != 0) spec.baud = endpoint.baud;
+  if (!endpoint.device.empty()) spec.com_device = endpoint.device;
+  return spec;
+}
+
+}  // namespace
+
+std::string DescribeEndpoint(const ServerSpec& spec, const Endpoint& endpoint) {
+  return FormatEndpoint(WithEndpoint(spec, endpoint), endpoint.port,
+                        endpoint.pipe);
+}
+
+std::string ConnectStringFor(const ServerSpec& spec, std::string_view host,
+                             const Endpoint& endpoint,
+                             PasswordDisplay password) {
+  return ClientSpecFor(WithEndpoint(spec, endpoint), host, endpoint.port,
+                       endpoint.pipe, password);
+}
+
+std::string DescribePlace(const Endpoint& endpoint) {
+  if (!endpoint.pipe.empty()) return absl::StrCat("pipe ", endpoint.pipe);
+  if (!endpoint.device.empty()) {
+    return absl::StrCat(endpoint.device, " channel ", endpoint.channel);
+  }
+  return absl::StrCat("port ", endpoint.port);
+}
+
+}  // namespace dbgd::transports

@@ -1,0 +1,325 @@
+#include "transports/tcp/tcp.h"
+
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "asio/bind_executor.hpp"
+#include "asio/connect.hpp"
+#include "asio/ip/tcp.hpp"
+#include "asio/ip/v6_only.hpp"
+#include "transports/firewall.h"
+#include "transports/socket_stream.h"
+
+namespace dbgd::transports {
+namespace {
+
+using asio::ip::tcp;
+
+// Describe names a peer as gRPC does ("ipv4:127.0.0.1:5005"), showing an
+// IPv4 client of a dual-stack socket as the IPv4 address it is.
+std::pair<std::string, std::string> Describe(const tcp::endpoint& endpoint) {
+  asio::ip::address address = endpoint.address();
+  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+    address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
+  }
+  const std::string text = address.to_string();
+  if (address.is_v4()) {
+    return {absl::StrCat("ipv4:", text, ":", endpoint.port()), text};
+  }
+  return {absl::StrCat("ipv6:[", text, "]:", endpoint.port()), text};
+}
+
+std::unique_ptr<Stream> MakeStream(tcp::socket socket) {
+  std::error_code error;
+  tcp::endpoint remote = socket.remote_endpoint(error);
+  auto [peer, source] = error ? std::pair<std::string, std::string>{"tcp:?", "?"}
+                              : Describe(remote);
+  socket.set_option(tcp::no_delay(true), error);  // interactive traffic
+  return std::make_unique<SocketStream<tcp::socket>>(std::move(socket), peer,
+                                                     source);
+}
+
+absl::Status FromAsio(std::error_code error) {
+  if (error == asio::error::operation_aborted) {
+    return absl::CancelledError("cancelled");
+  }
+  if (error == asio::error::host_not_found ||
+      error == asio::error::host_not_found_try_again) {
+    return absl::NotFoundError(error.message());
+  }
+  return absl::UnavailableError(error.message());
+}
+
+class TcpListener final : public Listener {
+ public:
+  TcpListener(tcp::acceptor acceptor, asio::any_io_executor streams,
+              Endpoint endpoint)
+      : acceptor_(std::move(acceptor)),
+        streams_(std::move(streams)),
+        endpoint_(std::move(endpoint)) {}
+
+  void AsyncAccept(StreamHandler handler) override {
+    // The new socket runs on `streams_`; the handler on the acceptor's
+    // executor, the owner's strand.
+    acceptor_.async_accept(
+        streams_, [handler = std::move(handler)](std::error_code error,
+                                                 tcp::socket socket) {
+          if (error) {
+            handler(FromAsio(error));
+            return;
+          }
+          handler(MakeStream(std::move(socket)));
+        });
+  }
+
+  void Close() override {
+    std::error_code ignored;
+    acceptor_.close(ignored);
+  }
+
+  const Endpoint& endpoint() const override { return endpoint_; }
+
+ private:
+  tcp::acceptor acceptor_;
+  const asio::any_io_executor streams_;
+  const Endpoint endpoint_;
+};
+
+// Usable keeps the resolved addresses of the wanted IP version.
+std::vector<tcp::endpoint> Usable(const tcp::resolver::results_type& results,
+                                  IpVersion version) {
+  std::vector<tcp::endpoint> endpoints;
+  for (const auto& entry : results) {
+    const auto& address = entry.endpoint().address();
+    if ((version == IpVersion::kV6 && !address.is_v6()) ||
+        (version == IpVersion::kV4 && !address.is_v4())) {
+      continue;
+    }
+    endpoints.push_back(entry.endpoint());
+  }
+  return endpoints;
+}
+
+absl::string_view VersionName(IpVersion version) {
+  switch (version) {
+    case IpVersion::kV6:
+      return "IPv6 ";
+    case IpVersion::kV4:
+      return "IPv4 ";
+    case IpVersion::kAny:
+      break;
+  }
+  return "";
+}
+
+class TcpConnector final : public Connector {
+ public:
+  TcpConnector(asio::any_io_executor executor, asio::any_io_executor streams,
+               std::string host, uint16_t port, IpVersion version)
+      : executor_(std::move(executor)),
+        streams_(std::move(streams)),
+        host_(std::move(host)),
+        version_(version),
+        endpoint_{.port = port},
+        resolver_(executor_) {}
+
+  void AsyncConnect(StreamHandler handler) override {
+    // The attempt's state is its own, not the connector's: a connector
+    // destroyed mid-attempt cancels it, and the completion must not touch
+    // the connector then. Cancel closes the socket.
+    socket_ = std::make_shared<tcp::socket>(streams_);
+    resolver_.async_resolve(
+        host_, std::to_string(endpoint_.port), tcp::resolver::numeric_service,
+        [executor = executor_, socket = socket_, host = host_,
+         version = version_, handler = std::move(handler)](
+            std::error_code error,
+            tcp::resolver::results_type results) mutable {
+          if (error) {
+            handler(FromAsio(error));
+            return;
+          }
+          std::vector<tcp::endpoint> endpoints = Usable(results, version);
+          if (endpoints.empty()) {
+            handler(absl::NotFoundError(absl::StrCat(
+                host, " has no ", VersionName(version), "address")));
+            return;
+          }
+          asio::async_connect(
+              *socket, endpoints,
+              asio::bind_executor(
+                  executor, [socket, handler = std::move(handler)](
+                                std::error_code error, const tcp::endpoint&) {
+                    if (error) {
+                      handler(FromAsio(error));
+                      return;
+                    }
+                    handler(MakeStream(std::move(*socket)));
+                  }));
+        });
+  }
+
+  void Cancel() override {
+    resolver_.cancel();
+    if (socket_ != nullptr) {
+      std::error_code ignored;
+      socket_->close(ignored);
+    }
+  }
+
+  const Endpoint& endpoint() const override { return endpoint_; }
+
+  std::string target() const override {
+    return absl::StrCat(host_, ":", endpoint_.port);
+  }
+
+ private:
+  const asio::any_io_executor executor_;
+  const asio::any_io_executor streams_;
+  const std::string host_;
+  const IpVersion version_;
+  const Endpoint endpoint_;
+  tcp::resolver resolver_;
+  std::shared_ptr<tcp::socket> socket_;  // of the attempt in progress
+};
+
+// TryBind opens, binds and listens on `endpoint`; returns the error.
+std::error_code TryBind(tcp::acceptor& acceptor, const tcp::endpoint& endpoint,
+                        bool v6_only) {
+  std::error_code error;
+  acceptor.open(endpoint.protocol(), error);
+  if (error) return error;
+  if (endpoint.address().is_v6()) {
+    acceptor.set_option(asio::ip::v6_only(v6_only), error);
+    if (error) return error;
+  }
+  // Lets a restarted server take its port back while old connections linger
+  // in TIME_WAIT; two live listeners still cannot share a port.
+  acceptor.set_option(tcp::acceptor::reuse_address(true), error);
+  if (!error) acceptor.bind(endpoint, error);
+  if (!error) acceptor.listen(asio::socket_base::max_listen_connections, error);
+  if (error) {
+    std::error_code ignored;
+    acceptor.close(ignored);
+  }
+  return error;
+}
+
+// Bind binds the first free port of `ports` (see ListenTcp).
+absl::StatusOr<tcp::acceptor> Bind(asio::any_io_executor executor,
+                                   PortRange ports, IpVersion version) {
+  if (ports.first == 0 || ports.last < ports.first) {
+    return absl::InvalidArgumentError("port: invalid range");
+  }
+  for (uint32_t port = ports.first; port <= ports.last; ++port) {
+    tcp::acceptor acceptor(executor);
+    std::error_code error;
+    switch (version) {
+      case IpVersion::kAny:
+        error = TryBind(acceptor, tcp::endpoint(tcp::v6(), port), false);
+        if (error == asio::error::address_family_not_supported) {
+          error = TryBind(acceptor, tcp::endpoint(tcp::v4(), port), false);
+        }
+        break;
+      case IpVersion::kV6:
+        error = TryBind(acceptor, tcp::endpoint(tcp::v6(), port), true);
+        break;
+      case IpVersion::kV4:
+        error = TryBind(acceptor, tcp::endpoint(tcp::v4(), port), false);
+        break;
+    }
+    if (!error) return acceptor;
+    if (error != asio::error::address_in_use) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("port: cannot listen on ", port, ": ", error.message()));
+    }
+  }
+  if (ports.is_range()) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "port: every port of ", ports.first, ":", ports.last, " is in use"));
+  }
+  return absl::ResourceExhaustedError(
+      absl::StrCat("port: ", ports.first, " is in use"));
+}
+
+// --- The row ----------------------------------------------------------------
+
+absl::StatusOr<std::unique_ptr<Listener>> Listen(TransportContext& context,
+                                                 const ServerSpec& spec,
+                                                 asio::any_io_executor executor) {
+  absl::StatusOr<tcp::acceptor> acceptor =
+      Bind(std::move(executor), spec.port, spec.ip_version);
+  if (!acceptor.ok()) return acceptor.status();
+  Endpoint endpoint{.port = acceptor->local_endpoint().port()};
+  if (spec.icf_enable) {
+    // WinDbg leaves the port open after the server ends; so do we.
+    absl::Status opened = OpenFirewallPort(endpoint.port);
+    endpoint.note =
+        opened.ok() ? absl::StrCat("IcfEnable: tcp port ", endpoint.port,
+                                   " is open in nftables table inet ",
+                                   kFirewallTable)
+                    : absl::StrCat("IcfEnable skipped: ", opened.message());
+  }
+  return std::make_unique<TcpListener>(*std::move(acceptor), context.io(),
+                                       std::move(endpoint));
+}
+
+absl::StatusOr<std::unique_ptr<Connector>> ConnectOut(
+    TransportContext& context, const ServerSpec& spec,
+    asio::any_io_executor executor) {
+  return MakeTcpConnector(std::move(executor), context.io(), spec.clicon,
+                          spec.port.first, spec.ip_version);
+}
+
+absl::StatusOr<std::unique_ptr<Connector>> Dial(TransportContext& context,
+                                                const ClientSpec& spec,
+                                                asio::any_io_executor executor) {
+  return MakeTcpConnector(std::move(executor), context.io(), spec.server,
+                          spec.port.first, spec.ip_version);
+}
+
+absl::StatusOr<std::unique_ptr<Listener>> AwaitServer(
+    TransportContext& context, const ClientSpec& spec,
+    asio::any_io_executor executor) {
+  return ListenTcp(std::move(executor), context.io(), spec.port,
+                   spec.ip_version);
+}
+
+std::unique_ptr<protocol::FrameCodec> MakeCodec(const Endpoint&) {
+  return protocol::MakeLengthPrefixedCodec();
+}
+
+}  // namespace
+
+const TransportOps& TcpTransport() {
+  static constexpr TransportOps kOps{
+      .transport = Transport::kTcp,
+      .listen = &Listen,
+      .connect_out = &ConnectOut,
+      .dial = &Dial,
+      .await_server = &AwaitServer,
+      .make_codec = &MakeCodec,
+  };
+  return kOps;
+}
+
+absl::StatusOr<std::unique_ptr<Listener>> ListenTcp(
+    asio::any_io_executor executor, asio::any_io_executor streams,
+    PortRange ports, IpVersion version) {
+  absl::StatusOr<tcp::acceptor> acceptor =
+      Bind(std::move(executor), ports, version);
+  if (!acceptor.ok()) return acceptor.status();
+  Endpoint endpoint{.port = acceptor->local_endpoint().port()};
+  return std::make_unique<TcpListener>(*std::move(acceptor), std::move(streams),
+                                       std::move(endpoint));
+}
+
+std::unique_ptr<Connector> MakeTcpConnector(asio::any_io_executor executor,
+                                            asio::any_io_executor streams,
+                                            std::string host, uint16_t port,
+                                            IpVersion version) {
+  return std::make_unique<TcpConnector>(std::move(executor), std::move(streams),
+                                        std::move(host), port, version);
+}
+
+}  // namespace dbgd::transports

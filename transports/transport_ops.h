@@ -1,0 +1,98 @@
+// TransportOps: what one transport provides to the factory — one row of
+// its table (transports/factory.cc) — and TransportContext, the daemon-wide
+// state every transport may use.
+//
+// A transport lives in its own folder (transports/tcp/, …) and exports one
+// TransportOps; adding a transport is that folder, its row in the factory's
+// table and its row in the conformance suite (transports/conformance_test.cc).
+//
+// Thread-safety: TransportOps functions may be called from any thread.
+// TransportContext's options are constant; state a transport adds to it
+// (pipe names in use, shared COM lines) guards itself.
+
+#ifndef DBGD_TRANSPORTS_TRANSPORT_OPS_H_
+#define DBGD_TRANSPORTS_TRANSPORT_OPS_H_
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "asio/any_io_executor.hpp"
+#include "protocol/frame_codec.h"
+#include "transports/spec.h"
+#include "transports/transport.h"
+
+namespace dbgd::transports {
+
+// TransportOptions: the daemon's configuration of its transports.
+struct TransportOptions {
+  // npipe, spipe: where pipes live and their socket mode (issue #10).
+  std::string pipe_dir;
+  mode_t pipe_mode = 0600;
+  // com: glob patterns of devices that may be opened besides the built-in
+  // allow-list (issue #10).
+  std::vector<std::string> com_allow;
+  // ssl, spipe: the certificate stores (issue #11).
+  std::string user_cert_dir;
+  std::string machine_cert_dir;
+};
+
+// TransportContext is the one home of what transports share across a
+// daemon (or a client process): the event loop their streams run on, the
+// options, and the registries transports keep (the npipe transport's names
+// in use, the com transport's open lines, loaded certificate stores).
+class TransportContext {
+ public:
+  // Streams made by transports run on `io` (the event loop's executor, not
+  // a strand: each connection serializes on a strand of its own).
+  TransportContext(asio::any_io_executor io, TransportOptions options)
+      : io_(std::move(io)), options_(std::move(options)) {}
+  TransportContext(const TransportContext&) = delete;
+  TransportContext& operator=(const TransportContext&) = delete;
+
+  const asio::any_io_executor& io() const { return io_; }
+  const TransportOptions& options() const { return options_; }
+
+ private:
+  const asio::any_io_executor io_;
+  const TransportOptions options_;
+};
+
+// TransportOps is one transport's row. `executor` is where the returned
+// listener's or connector's handlers run (its owner's strand). A transport
+// that cannot do something (e.g. a COM line has no reverse form) leaves
+// the entry null; the factory answers UNIMPLEMENTED naming it.
+struct TransportOps {
+  Transport transport;
+
+  // listen: a forward server's listener, bound and ready to accept.
+  absl::StatusOr<std::unique_ptr<Listener>> (*listen)(
+      TransportContext& context, const ServerSpec& spec,
+      asio::any_io_executor executor);
+
+  // connect_out: a reverse (`clicon`) server's connector to its client.
+  absl::StatusOr<std::unique_ptr<Connector>> (*connect_out)(
+      TransportContext& context, const ServerSpec& spec,
+      asio::any_io_executor executor);
+
+  // dial: a client's connector to a forward server.
+  absl::StatusOr<std::unique_ptr<Connector>> (*dial)(
+      TransportContext& context, const ClientSpec& spec,
+      asio::any_io_executor executor);
+
+  // await_server: a reverse client's listener, which the server connects to.
+  absl::StatusOr<std::unique_ptr<Listener>> (*await_server)(
+      TransportContext& context, const ClientSpec& spec,
+      asio::any_io_executor executor);
+
+  // make_codec: the framing of one link to or from `endpoint`.
+  std::unique_ptr<protocol::FrameCodec> (*make_codec)(const Endpoint& endpoint);
+};
+
+}  // namespace dbgd::transports
+
+#endif  // DBGD_TRANSPORTS_TRANSPORT_OPS_H_
