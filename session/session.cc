@@ -74,20 +74,9 @@ Session::Session(asio::io_context& io, SessionOptions options,
   hub_options.history_bytes = options_.history_bytes > 0
                                   ? options_.history_bytes
                                   : kDefaultHistoryBytes;
+  // Clients' connects and disconnects are published by the debugging
+  // server that admitted them, which knows their names and peers.
   hub_ = std::make_unique<Hub>(hub_options, this);
-  hub_->SetMembershipObserver([this](const MembershipEvent& event) {
-    switch (event.kind) {
-      case MembershipEvent::Kind::kJoined:
-        Emit(v1::Event::CLIENT_CONNECTED,
-             absl::StrCat(event.identity, " connected"));
-        break;
-      case MembershipEvent::Kind::kLeft:
-      case MembershipEvent::Kind::kDropped:
-        Emit(v1::Event::CLIENT_DISCONNECTED,
-             absl::StrCat(event.identity, " disconnected: ", event.reason));
-        break;
-    }
-  });
 }
 
 Session::~Session() = default;
