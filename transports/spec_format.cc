@@ -10,7 +10,6 @@
 #include <string_view>
 #include <vector>
 
-#include "absl/functional/function_ref.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
@@ -32,11 +31,14 @@ using Value = std::optional<std::string>;
 enum class Style { kCanonical, kListing };
 
 // Render writes `transport:key=value,...` with the keys `role` accepts for
-// the spec's transport, in the row's order, each as `value_of` renders it.
-// The listing style uses the listing names and leaves out keys that have
-// none.
+// the spec's transport, in the row's order, each as `value_of(Key) -> Value`
+// renders it. The listing style uses the listing names and leaves out keys
+// that have none. (A template, not absl::FunctionRef: under the fuzz build's
+// -fsanitize=function, FunctionRef's type-erased call needs a UBSan handler
+// that this toolchain's runtime lacks, and the fuzzer does not link.)
+template <typename ValueOf>
 std::string Render(Transport transport, Role role, Style style,
-                   absl::FunctionRef<Value(Key)> value_of) {
+                   const ValueOf& value_of) {
   const grammar::TransportRow& row = grammar::RowOf(transport);
   std::vector<std::string> parts;
   for (Key key : row.rules(role).keys) {
