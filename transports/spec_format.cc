@@ -86,8 +86,8 @@ Value SharedValue(const Spec& spec, Key key) {
       // The cert is one option, written under the key of its store.
       const CertStore store =
           key == grammar::kCertUser ? CertStore::kUser : CertStore::kMachine;
-      return If(spec.cert && spec.cert->store == store,
-                spec.cert ? spec.cert->name : "");
+      if (!spec.cert || spec.cert->store != store) return std::nullopt;
+      return spec.cert->name;
     }
     case grammar::kBaud:
       return absl::StrCat(spec.baud);
