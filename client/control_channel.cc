@@ -2,24 +2,29 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/posix_error.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 
 namespace dbgd::client {
 namespace {
 
+// A file named by a flag that cannot be read is the user's to fix, whatever
+// errno says: FAILED_PRECONDITION.
 absl::StatusOr<std::string> ReadFile(const std::string& flag,
                                      const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
+    const int error = errno;
     return absl::FailedPreconditionError(
-        absl::StrCat(flag, ": cannot read ", path));
+        PosixErrorMessage(absl::StrCat(flag, ": cannot read ", path), error));
   }
   std::stringstream contents;
   contents << in.rdbuf();

@@ -4,12 +4,12 @@
 
 #include <cerrno>
 #include <cstdlib>
-#include <cstring>
 
 #include <unistd.h>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/posix_error.h"
 
 namespace dbgd {
 
@@ -84,9 +84,9 @@ absl::Status MakePrivateDirectory(const std::string& path) {
     current = path.substr(0, pos);
     if (current.empty()) continue;
     if (::mkdir(current.c_str(), 0700) != 0 && errno != EEXIST) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("cannot create directory ", current, ": ",
-                       std::strerror(errno)));
+      const int error = errno;  // StrCat may allocate, and malloc may set it
+      return PosixError(absl::StrCat("cannot create directory ", current),
+                        error);
     }
   }
   struct stat st;

@@ -46,8 +46,9 @@ absl::StatusOr<std::string> WithDefaultPort(absl::string_view address,
 inline constexpr size_t kMaxUnixPathLength = 107;
 
 // MakePrivateDirectory creates `path` and any missing parents with mode
-// 0700. An existing directory is left as it is. Fails naming the path and
-// errno's reason.
+// 0700. An existing directory is left as it is. Fails with mkdir's errno as
+// PosixError maps it, naming the directory, or with FAILED_PRECONDITION when
+// `path` exists and is not a directory.
 absl::Status MakePrivateDirectory(const std::string& path);
 
 }  // namespace dbgd

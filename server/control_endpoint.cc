@@ -14,17 +14,21 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "common/paths.h"
+#include "common/posix_error.h"
 #include "grpcpp/security/server_credentials.h"
 
 namespace dbgd::server {
 namespace {
 
+// The files below are named by flags, so whatever errno says, an unreadable
+// one is the operator's to fix: FAILED_PRECONDITION.
 absl::StatusOr<std::string> ReadFile(const std::string& flag,
                                      const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        flag, ": cannot read ", path, ": ", std::strerror(errno)));
+    const int error = errno;
+    return absl::FailedPreconditionError(
+        PosixErrorMessage(absl::StrCat(flag, ": cannot read ", path), error));
   }
   std::stringstream contents;
   contents << in.rdbuf();
@@ -34,8 +38,9 @@ absl::StatusOr<std::string> ReadFile(const std::string& flag,
 absl::StatusOr<std::string> ReadToken(const std::string& path) {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "control_token_file: cannot read ", path, ": ", std::strerror(errno)));
+    const int error = errno;
+    return absl::FailedPreconditionError(PosixErrorMessage(
+        absl::StrCat("control_token_file: cannot read ", path), error));
   }
   // A token anyone on the host can read protects nothing.
   if ((st.st_mode & 077) != 0) {
@@ -149,8 +154,7 @@ absl::Status PrepareUnixSocketPath(const std::string& path) {
   // on it, it is a live daemon and must not be stolen from.
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) {
-    return absl::InternalError(
-        absl::StrCat("socket(AF_UNIX): ", std::strerror(errno)));
+    return PosixError("socket(AF_UNIX)", errno);
   }
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
@@ -163,9 +167,10 @@ absl::Status PrepareUnixSocketPath(const std::string& path) {
         "control_listen: another daemon is listening on ", path));
   }
   if (::unlink(path.c_str()) != 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "control_listen: cannot remove stale socket ", path, ": ",
-        std::strerror(errno)));
+    const int error = errno;
+    return PosixError(
+        absl::StrCat("control_listen: cannot remove stale socket ", path),
+        error);
   }
   return absl::OkStatus();
 }

@@ -5,12 +5,12 @@
 
 #include <cerrno>
 #include <chrono>
-#include <cstring>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/notification.h"
 #include "common/paths.h"
+#include "common/posix_error.h"
 #include "discovery/embedded_registry.h"
 #include "discovery/etcd_registry.h"
 #include "grpcpp/security/server_credentials.h"
@@ -147,10 +147,10 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   const ControlEndpoint& ep = daemon->endpoint_;
   if (!ep.unix_path.empty()) {
     if (::chmod(ep.unix_path.c_str(), 0600) != 0) {
+      const int error = errno;  // before Shutdown's own calls reset it
       daemon->Shutdown(absl::ZeroDuration());
-      return absl::FailedPreconditionError(absl::StrCat(
-          "control_listen: chmod 0600 ", ep.unix_path, ": ",
-          std::strerror(errno)));
+      return PosixError(
+          absl::StrCat("control_listen: chmod 0600 ", ep.unix_path), error);
     }
     daemon->control_address_ = ep.grpc_address;
   } else {

@@ -8,7 +8,6 @@
 
 #include <cerrno>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <system_error>
 #include <vector>
@@ -16,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/posix_error.h"
 #include "etcd/v3/rpc.grpc.pb.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
@@ -79,8 +79,8 @@ absl::StatusOr<std::unique_ptr<EtcdProcess>> EtcdProcess::Create(
   if (options.data_dir.empty()) {
     std::string pattern = TempRoot() + "/etcd-XXXXXX";
     if (::mkdtemp(pattern.data()) == nullptr) {
-      return absl::InternalError(
-          absl::StrCat("mkdtemp ", pattern, ": ", std::strerror(errno)));
+      const int error = errno;
+      return PosixError(absl::StrCat("mkdtemp ", pattern), error);
     }
     etcd->owned_dir_ = pattern;
     etcd->data_dir_ = pattern + "/data";
@@ -93,9 +93,8 @@ absl::StatusOr<std::unique_ptr<EtcdProcess>> EtcdProcess::Create(
     LoopbackSocket client;
     LoopbackSocket peer;
     if (client.port() == 0 || peer.port() == 0) {
-      return absl::InternalError(absl::StrCat(
-          "binding a loopback port: ",
-          std::strerror(client.error() ? client.error() : peer.error())));
+      return PosixError("binding a loopback port",
+                        client.error() ? client.error() : peer.error());
     }
     etcd->endpoint_ = absl::StrCat("127.0.0.1:", client.port());
     etcd->peer_url_ = absl::StrCat("http://127.0.0.1:", peer.port());
@@ -196,8 +195,7 @@ absl::Status EtcdProcess::WipeData() {
   std::error_code error;
   std::filesystem::remove_all(data_dir_, error);
   if (error) {
-    return absl::InternalError(
-        absl::StrCat("removing ", data_dir_, ": ", error.message()));
+    return PosixError(absl::StrCat("removing ", data_dir_), error);
   }
   return absl::OkStatus();
 }

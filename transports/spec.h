@@ -12,11 +12,14 @@
 // case-sensitive).
 //
 // Thread-safety: every function here is pure and may be called concurrently.
+//
+// Layout: spec_table.cc holds the grammar as data (keys, and per transport
+// the keys each role accepts, requires, and renders); spec_tokenizer.cc
+// splits a string into raw options; spec_values.cc parses each value;
+// spec.cc builds the specs; spec_format.cc renders them.
 
 #ifndef DBGD_TRANSPORTS_SPEC_H_
 #define DBGD_TRANSPORTS_SPEC_H_
-
-#include <sys/types.h>
 
 #include <cstdint>
 #include <optional>
@@ -24,6 +27,9 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+// ExpandPipeName and the pipe-name rules live in pipe_name.h; this header
+// keeps exporting them for callers that name them through the grammar.
+#include "transports/pipe_name.h"  // IWYU pragma: export
 
 namespace dbgd::transports {
 
@@ -161,14 +167,6 @@ std::string ClientSpecFor(const ServerSpec& spec, std::string_view host,
                           uint16_t actual_port = 0,
                           std::string_view expanded_pipe = {},
                           PasswordDisplay password = PasswordDisplay::kMask);
-
-// ExpandPipeName replaces the first printf-style numeric code in `pipe`
-// (`%d`, `%i`, `%u`, `%x`, `%X`, `%o`, optionally with a zero flag and a
-// width such as `%08x`) with `pid` and the second with `tid`; `%%` is a
-// literal `%`. Fails with INVALID_ARGUMENT naming `pipe` on any other `%`
-// sequence or on a third code.
-absl::StatusOr<std::string> ExpandPipeName(std::string_view pipe, pid_t pid,
-                                           pid_t tid);
 
 }  // namespace dbgd::transports
 
