@@ -8,7 +8,6 @@
 #include <cstring>
 
 #include <array>
-#include <deque>
 #include <map>
 #include <optional>
 #include <utility>
@@ -19,6 +18,7 @@
 #include "asio/posix/stream_descriptor.hpp"
 #include "asio/steady_timer.hpp"
 #include "session/async_writer.h"
+#include "session/command_queue.h"
 #include "session/mi.h"
 #include "session/target_check.h"
 
@@ -36,8 +36,8 @@ struct Command {
   std::string mi;  // the MI command without token and newline
   absl::Duration timeout;
   std::function<void(absl::StatusOr<ExecuteResult>)> done;
-  // Filled while it runs.
-  uint64_t token = 0;
+  // Filled while it runs. `number` is the command's MI token.
+  uint64_t number = 0;
   std::string output;
   std::string unseen_output;
   bool running = false;  // got ^running: wait for *stopped
@@ -49,7 +49,13 @@ class GdbEngine final : public Engine {
       : strand_(strand),
         gdb_path_(std::move(gdb_path)),
         mi_(strand),
-        timer_(strand) {}
+        timer_(strand),
+        commands_(strand, [this](Command command) {
+          // The command may still finish later; its result will be ignored
+          // (tokens differ) and the next command proceeds.
+          command.done(CommandTimedOutError());
+          SendNext();
+        }) {}
 
   std::string name() const override { return "gdb"; }
 
@@ -195,7 +201,7 @@ class GdbEngine final : public Engine {
     absl::StatusOr<MiRecord> parsed = ParseMiRecord(line);
     if (!parsed.ok()) return;  // not MI (e.g. a stray message); ignore
     const MiRecord& record = *parsed;
-    Command* current = in_flight_ ? &*in_flight_ : nullptr;
+    Command* current = commands_.InFlight();
     switch (record.type) {
       case MiRecord::Type::kPrompt:
         if (start_done_ && !setup_started_) {
@@ -237,7 +243,7 @@ class GdbEngine final : public Engine {
       case MiRecord::Type::kStatusAsync:
         return;
       case MiRecord::Type::kResult:
-        if (current == nullptr || record.token != current->token) return;
+        if (current == nullptr || record.token != current->number) return;
         if (record.result_class == "running") {
           current->running = true;  // complete on *stopped
           return;
@@ -310,47 +316,27 @@ class GdbEngine final : public Engine {
 
   void Enqueue(std::string mi, absl::Duration timeout,
                std::function<void(absl::StatusOr<ExecuteResult>)> done) {
-    queue_.push_back(Command{std::move(mi), timeout, std::move(done)});
-    if (!in_flight_) SendNext();
+    commands_.Push(Command{std::move(mi), timeout, std::move(done)});
+    SendNext();
   }
 
+  // SendNext writes the next command once the MI channel is up and the
+  // previous command is over.
   void SendNext() {
-    if (in_flight_ || queue_.empty() || !writer_) return;
-    in_flight_ = std::move(queue_.front());
-    queue_.pop_front();
-    in_flight_->token = ++last_token_;
-    writer_->Write(absl::StrCat(in_flight_->token, in_flight_->mi, "\n"));
-    const uint64_t token = in_flight_->token;
-    ArmTimer(in_flight_->timeout, [this, token] {
-      if (in_flight_ && in_flight_->token == token) {
-        // The command may still finish later; its result will be ignored
-        // (tokens differ) and the next command proceeds.
-        auto done = std::move(in_flight_->done);
-        in_flight_.reset();
-        done(absl::DeadlineExceededError(
-            "the command did not finish in time; it may still be running"));
-        SendNext();
-      }
-    });
+    if (!writer_) return;
+    if (Command* command = commands_.Begin(anchor_)) {
+      writer_->Write(absl::StrCat(command->number, command->mi, "\n"));
+    }
   }
 
   void Complete(ExecuteResult result) {
-    timer_.cancel();
-    auto done = std::move(in_flight_->done);
-    in_flight_.reset();
-    done(std::move(result));
+    commands_.Complete(absl::StatusOr<ExecuteResult>(std::move(result)));
     SendNext();
   }
 
   void FailAll(const absl::Status& status) {
     if (start_done_) Finish(start_done_, status);
-    std::deque<Command> failed = std::move(queue_);
-    queue_.clear();
-    if (in_flight_) {
-      failed.push_front(std::move(*in_flight_));
-      in_flight_.reset();
-    }
-    for (Command& command : failed) command.done(status);
+    commands_.FailAll(status);
   }
 
   // Constant after construction.
@@ -362,16 +348,14 @@ class GdbEngine final : public Engine {
   size_t mi_tty_args_at_ = 0;
   asio::posix::stream_descriptor mi_;
   UniqueFd mi_slave_;  // kept open so the MI pty stays up while GDB opens it
-  asio::steady_timer timer_;
+  asio::steady_timer timer_;  // until the MI channel is up
+  CommandQueue<Command> commands_;
   std::weak_ptr<void> anchor_;
   std::optional<AsyncWriter<asio::posix::stream_descriptor>> writer_;
   std::array<char, 16 * 1024> read_buffer_;
   MiLineBuffer lines_;
   std::function<void(absl::Status)> start_done_;
   bool setup_started_ = false;
-  std::deque<Command> queue_;
-  std::optional<Command> in_flight_;
-  uint64_t last_token_ = 0;
   std::vector<pid_t> inferiors_;
   // Live local processes by thread group ("i1"), for InterruptTarget.
   std::map<std::string, pid_t> process_ids_;

@@ -4,10 +4,11 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include <algorithm>
-#include <deque>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <random>
@@ -22,6 +23,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "asio/steady_timer.hpp"
+#include "session/command_queue.h"
 #include "session/target_check.h"
 
 namespace dbgd::session {
@@ -106,6 +108,42 @@ std::optional<ProcessInfo> ReadProcessInfo(pid_t pid) {
   return info;
 }
 
+// PrivateDirectory is a directory made for one engine and removed, with all
+// it holds, when the engine is done with it.
+class PrivateDirectory {
+ public:
+  PrivateDirectory() = default;
+  PrivateDirectory(const PrivateDirectory&) = delete;
+  PrivateDirectory& operator=(const PrivateDirectory&) = delete;
+  ~PrivateDirectory() { Remove(); }
+
+  // Create makes a new directory (mode 0700) under $TMPDIR, or /tmp.
+  // FAILED_PRECONDITION with errno's text when it cannot.
+  absl::Status Create(absl::string_view prefix) {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string path = absl::StrCat(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp",
+                                    "/", prefix, "XXXXXX");
+    if (::mkdtemp(path.data()) == nullptr) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("cannot make ", path, ": ", std::strerror(errno)));
+    }
+    path_ = std::move(path);
+    return absl::OkStatus();
+  }
+
+  const std::string& path() const { return path_; }
+
+  void Remove() {
+    if (path_.empty()) return;
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+    path_.clear();
+  }
+
+ private:
+  std::string path_;
+};
+
 // ConsoleText renders what LLDB prints on its terminal as a reader of the
 // screen sees it: "\r\n" becomes "\n", escape sequences vanish, and a
 // return to the first column (how LLDB's editor redraws the prompt around
@@ -184,8 +222,8 @@ struct Command {
   std::function<void(absl::StatusOr<ExecuteResult>)> done;
   bool await_output = true;  // false: done once typed (`quit`, `run` at start)
   // Filled while it runs; positions are in the engine's console_ text.
+  uint64_t number = 0;  // set as it begins
   Phase phase = Phase::kQueued;
-  uint64_t number = 0;
   std::string marker;  // the word the marker looks for
   std::optional<size_t> output_begin;  // after its echo
   size_t searched = 0;  // how far the marker's answer was looked for
@@ -199,12 +237,14 @@ class LldbEngine final : public Engine {
       : lldb_path_(std::move(lldb_path)),
         word_(RandomWord()),
         timer_(strand),
-        settle_timer_(strand) {}
+        settle_timer_(strand),
+        commands_(strand, [this](Command command) { TimeOut(std::move(command)); }) {}
 
   std::string name() const override { return "lldb"; }
 
   absl::StatusOr<SpawnOptions> Prepare(const v1::Target& target) override {
     target_ = target;
+    if (const char* home = std::getenv("HOME")) daemon_home_ = home;
     SpawnOptions options;
     options.argv = {lldb_path_, "--no-lldbinit",
                     // The console is shared: no echo of the commands below,
@@ -229,6 +269,17 @@ class LldbEngine final : public Engine {
       options.argv.insert(options.argv.end(), launch.args().begin(),
                           launch.args().end());
     }
+    // LLDB keeps its history in ~/.lldb and, when it cannot make that,
+    // prints "Could not load history file" before its first prompt, which
+    // then is never seen; it also reads ~/.editrc. A home of its own makes
+    // it independent of the daemon's, read-only or pre-populated, and
+    // keeps the console's history out of it.
+    absl::Status home = home_.Create("dbgd-lldb-");
+    if (!home.ok()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("engine lldb: a home directory: ", home.message()));
+    }
+    options.env.emplace_back("HOME", home_.path());
     return options;
   }
 
@@ -268,7 +319,8 @@ class LldbEngine final : public Engine {
       SetUpTarget();
     }
     Advance();
-    if (!in_flight_ || in_flight_->phase == Command::Phase::kQueued) {
+    const Command* current = commands_.InFlight();
+    if (current == nullptr || current->phase == Command::Phase::kQueued) {
       ForgetConsole();
     }
   }
@@ -318,7 +370,9 @@ class LldbEngine final : public Engine {
   void Shutdown() override {
     timer_.cancel();
     settle_timer_.cancel();
-    FailAll(absl::UnavailableError("lldb exited"));
+    if (start_done_) Finish(start_done_, absl::UnavailableError("lldb exited"));
+    commands_.FailAll(absl::UnavailableError("lldb exited"));
+    home_.Remove();
   }
 
  private:
@@ -426,60 +480,96 @@ class LldbEngine final : public Engine {
            info->state != 'Z' && info->state != 'X';
   }
 
-  // SetUpTarget opens attach / core / remote targets with LLDB's own
-  // commands, so that a failure is reported as LLDB's own message.
+  // SetUpTarget gives programs that LLDB launches their environment, then
+  // opens the target.
   void SetUpTarget() {
-    auto fail = [this](absl::string_view field, absl::string_view message) {
-      if (start_done_) {
-        Finish(start_done_, absl::FailedPreconditionError(
-                                absl::StrCat(field, ": ", message)));
-      }
-    };
-    auto check = [this, fail](std::string field, std::function<void()> next) {
-      return [this, fail, field = std::move(field), next = std::move(next)](
-                 absl::StatusOr<ExecuteResult> result) {
-        if (!start_done_) return;
-        if (!result.ok()) {
-          fail(field, result.status().message());
-        } else if (!result->error.empty()) {
-          fail(field, result->error);
-        } else {
-          next();
-        }
+    if (target_.kind_case() == v1::Target::kLaunch) {
+      // The program was loaded from the command line, before the prompt.
+      const std::string errors = ErrorLines(console_.text());
+      if (!errors.empty()) return Fail("launch.program", errors);
+    }
+    std::function<void()> next = [this] { OpenTarget(); };
+    const std::vector<std::string> commands = ProgramEnvironmentCommands();
+    for (auto command = commands.rbegin(); command != commands.rend(); ++command) {
+      next = [this, text = *command, next] {
+        Enqueue(Command{text, kSetupTimeout, Check("launch.env", next)});
       };
-    };
-    auto ready = [this] {
-      if (start_done_) Finish(start_done_, absl::OkStatus());
-    };
-    switch (target_.kind_case()) {
-      case v1::Target::kLaunch: {
-        // The program was loaded from the command line, before the prompt.
-        const std::string errors = ErrorLines(console_.text());
-        if (!errors.empty()) return fail("launch.program", errors);
-        std::function<void()> run = ready;
-        if (target_.launch().run()) {
-          run = [this, ready] {
-            Command command{"run", kSetupTimeout, [ready](auto) { ready(); }};
-            command.await_output = false;  // it may run for ever
-            Enqueue(std::move(command));
-          };
-        }
-        if (target_.launch().env().empty()) return run();
-        std::vector<std::string> variables;
-        for (const auto& [key, value] : target_.launch().env()) {
-          variables.push_back(LldbQuote(absl::StrCat(key, "=", value)));
-        }
-        // For the program only, not for LLDB itself.
-        Enqueue(Command{absl::StrCat("settings set target.env-vars ",
-                                     absl::StrJoin(variables, " ")),
-                        kSetupTimeout, check("launch.env", run)});
-        return;
+    }
+    next();
+  }
+
+  // ProgramEnvironmentCommands: a launched program gets the daemon's HOME
+  // (or none, as the daemon has), not LLDB's private one, and the launch
+  // target's variables; LLDB itself keeps its own.
+  std::vector<std::string> ProgramEnvironmentCommands() const {
+    std::vector<std::string> commands;
+    std::vector<std::string> variables;
+    const bool launch = target_.kind_case() == v1::Target::kLaunch;
+    if (!launch || !target_.launch().env().contains("HOME")) {
+      if (daemon_home_) {
+        variables.push_back(LldbQuote(absl::StrCat("HOME=", *daemon_home_)));
+      } else {
+        commands.push_back("settings set target.unset-env-vars HOME");
       }
+    }
+    if (launch) {
+      for (const auto& [key, value] : target_.launch().env()) {
+        variables.push_back(LldbQuote(absl::StrCat(key, "=", value)));
+      }
+    }
+    if (!variables.empty()) {
+      commands.push_back(absl::StrCat("settings set target.env-vars ",
+                                      absl::StrJoin(variables, " ")));
+    }
+    return commands;
+  }
+
+  void Fail(absl::string_view field, absl::string_view message) {
+    if (start_done_) {
+      Finish(start_done_,
+             absl::FailedPreconditionError(absl::StrCat(field, ": ", message)));
+    }
+  }
+
+  void Ready() {
+    if (start_done_) Finish(start_done_, absl::OkStatus());
+  }
+
+  // Check returns the completion of a set-up command: `next` if it
+  // succeeded, else start-up fails naming `field`.
+  std::function<void(absl::StatusOr<ExecuteResult>)> Check(
+      std::string field, std::function<void()> next) {
+    return [this, field = std::move(field), next = std::move(next)](
+               absl::StatusOr<ExecuteResult> result) {
+      if (!start_done_) return;
+      if (!result.ok()) {
+        Fail(field, result.status().message());
+      } else if (!result->error.empty()) {
+        Fail(field, result->error);
+      } else {
+        next();
+      }
+    };
+  }
+
+  // OpenTarget runs a launch target, or opens attach / core / remote
+  // targets with LLDB's own commands, so that a failure is reported as
+  // LLDB's own message.
+  void OpenTarget() {
+    auto ready = [this] { Ready(); };
+    switch (target_.kind_case()) {
+      case v1::Target::kLaunch:
+        if (target_.launch().run()) {
+          Command command{"run", kSetupTimeout, [this](auto) { Ready(); }};
+          command.await_output = false;  // it may run for ever
+          return Enqueue(std::move(command));
+        }
+        break;
       case v1::Target::kAttach:
         Enqueue(Command{
             absl::StrCat("process attach --pid ", target_.attach().pid()),
             kSetupTimeout,
-            check(absl::StrCat("attach.pid ", target_.attach().pid()), ready)});
+            Check(absl::StrCat("attach.pid ", target_.attach().pid()), ready)});
         return;
       case v1::Target::kCrashDump: {
         const v1::CrashDumpTarget& dump = target_.crash_dump();
@@ -487,14 +577,13 @@ class LldbEngine final : public Engine {
             absl::StrCat("target create --core ", LldbQuote(dump.core_file()),
                          " ", LldbQuote(dump.executable())),
             kSetupTimeout,
-            [this, fail, ready, core = dump.core_file()](
-                absl::StatusOr<ExecuteResult> result) {
+            [this, core = dump.core_file()](absl::StatusOr<ExecuteResult> result) {
               if (!start_done_) return;
-              if (!result.ok()) return fail("crash_dump", result.status().message());
-              if (result->error.empty()) return ready();
+              if (!result.ok()) return Fail("crash_dump", result.status().message());
+              if (result->error.empty()) return Ready();
               // One command opens both files; its message names the one
               // it could not use.
-              fail(absl::StrContains(result->error, core) ? "crash_dump.core_file"
+              Fail(absl::StrContains(result->error, core) ? "crash_dump.core_file"
                                                          : "crash_dump.executable",
                    result->error);
             }});
@@ -508,17 +597,17 @@ class LldbEngine final : public Engine {
                             ? absl::StrCat("process connect --plugin gdb-remote file://",
                                            address)
                             : absl::StrCat("gdb-remote ", address),
-                        kSetupTimeout, check("remote.address", ready)});
+                        kSetupTimeout, Check("remote.address", ready)});
         return;
       }
       case v1::Target::KIND_NOT_SET:
         break;
     }
-    ready();
+    Ready();
   }
 
   void Enqueue(Command command) {
-    queue_.push_back(std::move(command));
+    commands_.Push(std::move(command));
     Advance();
   }
 
@@ -526,18 +615,14 @@ class LldbEngine final : public Engine {
   // and the next ones after it.
   void Advance() {
     while (true) {
-      if (!in_flight_) {
-        if (queue_.empty() || !prompt_seen_) return;
-        in_flight_ = std::move(queue_.front());
-        queue_.pop_front();
-        in_flight_->number = ++last_number_;
-        in_flight_->marker = absl::StrCat(word_, "-", in_flight_->number);
-        const uint64_t number = in_flight_->number;
-        ArmTimer(timer_, in_flight_->timeout, [this, number] {
-          if (in_flight_ && in_flight_->number == number) TimeOut();
-        });
+      Command* command = commands_.InFlight();
+      if (command == nullptr) {
+        if (!prompt_seen_) return;
+        command = commands_.Begin(anchor_);
+        if (command == nullptr) return;
+        command->marker = absl::StrCat(word_, "-", command->number);
       }
-      if (!Step(*in_flight_)) return;
+      if (!Step(*command)) return;
     }
   }
 
@@ -642,15 +727,10 @@ class LldbEngine final : public Engine {
   }
 
   void Complete(ExecuteResult result) {
-    timer_.cancel();
-    auto done = std::move(in_flight_->done);
-    in_flight_.reset();
-    done(std::move(result));
+    commands_.Complete(absl::StatusOr<ExecuteResult>(std::move(result)));
   }
 
-  void TimeOut() {
-    Command command = std::move(*in_flight_);
-    in_flight_.reset();
+  void TimeOut(Command command) {
     if (!command.await_output) {
       // Typed anyway: leaving must not wait for a prompt that never comes.
       Type(command.text);
@@ -660,21 +740,9 @@ class LldbEngine final : public Engine {
           "lldb did not return to its prompt in time (is the target running?)"));
     } else {
       // Its marker, if it ever answers, names this command, not the next.
-      command.done(absl::DeadlineExceededError(
-          "the command did not finish in time; it may still be running"));
+      command.done(CommandTimedOutError());
     }
     Advance();
-  }
-
-  void FailAll(const absl::Status& status) {
-    if (start_done_) Finish(start_done_, status);
-    std::deque<Command> failed = std::move(queue_);
-    queue_.clear();
-    if (in_flight_) {
-      failed.push_front(std::move(*in_flight_));
-      in_flight_.reset();
-    }
-    for (Command& command : failed) command.done(status);
   }
 
   // Constant after construction.
@@ -683,8 +751,11 @@ class LldbEngine final : public Engine {
 
   // All below is used on the strand only.
   v1::Target target_;
-  asio::steady_timer timer_;
+  std::optional<std::string> daemon_home_;  // what launched programs get
+  PrivateDirectory home_;  // LLDB's HOME
+  asio::steady_timer timer_;  // until the first prompt
   asio::steady_timer settle_timer_;
+  CommandQueue<Command> commands_;
   std::weak_ptr<void> anchor_;
   std::function<void(std::string)> write_;
   pid_t lldb_pid_ = -1;
@@ -695,9 +766,6 @@ class LldbEngine final : public Engine {
   size_t scanned_ = 0;  // where ReadProcessLines goes on
   bool typed_ahead_ = false;  // typed something LLDB has not answered yet
   bool settling_ = false;  // LLDB reported a stop; see kSettleTime
-  std::deque<Command> queue_;
-  std::optional<Command> in_flight_;
-  uint64_t last_number_ = 0;
   // The process LLDB debugs, once it is known to be ours, and whether LLDB
   // last said it runs.
   pid_t pid_ = 0;

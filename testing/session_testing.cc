@@ -1,17 +1,66 @@
 #include "testing/session_testing.h"
 
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "testing/subprocess.h"
 
 namespace dbgd::testing {
+
+std::string TargetProgramPath() {
+  return std::filesystem::absolute(RunfilePath("tests/programs/target"));
+}
+
+ScopedEnv::ScopedEnv(const std::string& name, std::optional<std::string> value)
+    : name_(name) {
+  if (const char* old = std::getenv(name.c_str())) saved_ = old;
+  if (value) {
+    ::setenv(name.c_str(), value->c_str(), 1);
+  } else {
+    ::unsetenv(name.c_str());
+  }
+}
+
+ScopedEnv::~ScopedEnv() {
+  if (saved_) {
+    ::setenv(name_.c_str(), saved_->c_str(), 1);
+  } else {
+    ::unsetenv(name_.c_str());
+  }
+}
+
+std::map<std::string, std::string> Environ(pid_t pid) {
+  std::ifstream file(absl::StrCat("/proc/", pid, "/environ"));
+  const std::string text((std::istreambuf_iterator<char>(file)), {});
+  std::map<std::string, std::string> variables;
+  for (absl::string_view entry : absl::StrSplit(text, '\0', absl::SkipEmpty())) {
+    const size_t equals = entry.find('=');
+    if (equals == absl::string_view::npos) continue;
+    variables.emplace(entry.substr(0, equals), entry.substr(equals + 1));
+  }
+  return variables;
+}
+
+std::set<std::string> DirectoryEntries(const std::string& dir) {
+  std::set<std::string> entries;
+  std::error_code error;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, error);
+       !error && it != std::filesystem::recursive_directory_iterator(); it.increment(error)) {
+    entries.insert(std::filesystem::relative(it->path(), dir).string());
+  }
+  return entries;
+}
 
 bool Gone(pid_t pid) {
   const absl::Time deadline = absl::Now() + absl::Seconds(10);
