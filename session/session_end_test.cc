@@ -2,10 +2,13 @@
 // reaches every attached client, in order, before the SESSION_ENDED notice.
 // Real PTYs, a real program (`seq`) that prints fast and exits at once.
 
+#include <signal.h>
+
 #include <memory>
 #include <string>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -83,16 +86,15 @@ class SessionEndTest : public ::testing::Test {
   SessionEndTest() : loop_(2) {}
   ~SessionEndTest() override { loop_.Stop(); }
 
-  absl::StatusOr<std::shared_ptr<Session>> StartSeq(int iteration) {
+  // StartShell starts a `command` session running `script` with sh.
+  absl::StatusOr<std::shared_ptr<Session>> StartShell(const std::string& script) {
     SessionOptions options;
-    options.id = absl::StrCat(iteration + 1);
+    options.id = absl::StrCat(++next_id_);
     options.engine = "command";
     v1::LaunchTarget& launch = *options.target.mutable_launch();
     launch.set_program("sh");
     launch.add_args("-c");
-    // It waits for a line, so that the client is attached before the first
-    // byte, then prints as fast as it can and exits.
-    launch.add_args(absl::StrCat("read go; exec seq 1 ", kLines));
+    launch.add_args(script);
     dbgd::Notification done;
     absl::StatusOr<std::shared_ptr<Session>> result;
     Session::Start(loop_.context(), std::move(options), nullptr,
@@ -105,6 +107,7 @@ class SessionEndTest : public ::testing::Test {
   }
 
   EventLoop loop_;
+  int next_id_ = 0;
 };
 
 // The defect of issue #9: the engine's exit was handled as soon as it was
@@ -114,7 +117,10 @@ TEST_F(SessionEndTest, EveryByteBeforeTheExitReachesTheClientBeforeTheEnd) {
   constexpr int kIterations = 15;
   int lost = 0;
   for (int i = 0; i < kIterations; ++i) {
-    absl::StatusOr<std::shared_ptr<Session>> session = StartSeq(i);
+    // It waits for a line, so that the client is attached before the first
+    // byte, then prints as fast as it can and exits.
+    absl::StatusOr<std::shared_ptr<Session>> session =
+        StartShell(absl::StrCat("read go; exec seq 1 ", kLines));
     ASSERT_TRUE(session.ok()) << session.status();
     std::shared_ptr<HubClient> client = (*session)->hub().Attach("tester");
     client->Input("go");
@@ -133,6 +139,44 @@ TEST_F(SessionEndTest, EveryByteBeforeTheExitReachesTheClientBeforeTheEnd) {
     EXPECT_EQ((*session)->Describe().state(), v1::Session::ENDED);
   }
   EXPECT_EQ(lost, 0) << "of " << kIterations << " runs";
+}
+
+// A process that left the engine's group with the terminal still open
+// keeps the console from reaching its end; the session ends anyway, soon,
+// with what was printed before the exit.
+TEST_F(SessionEndTest, AnEscapedHolderOfTheTerminalDelaysTheEndOnlyBriefly) {
+  // Not a group leader, `setsid` execs sleep itself: $! is sleep's pid.
+  // The shell exits only once sleep leads a session of its own (field 6 of
+  // /proc/PID/stat): before that, the SIGHUP of the shell's exit or the
+  // session's SIGKILL of the group would still reach it.
+  absl::StatusOr<std::shared_ptr<Session>> session = StartShell(
+      "read go; setsid sleep 60 & "
+      "while [ \"$(cut -d' ' -f6 /proc/$!/stat)\" != $! ]; do :; done; "
+      "echo \"escaped $!\"; echo last words");
+  ASSERT_TRUE(session.ok()) << session.status();
+  std::shared_ptr<HubClient> client = (*session)->hub().Attach("tester");
+  const absl::Time start = absl::Now();
+  client->Input("go");
+  Received received = ReadUntilClosed(*client, absl::Seconds(30));
+  const absl::Duration took = absl::Now() - start;
+
+  pid_t escaped = -1;
+  const size_t at = received.output.find("escaped ");
+  if (at != std::string::npos) {
+    (void)absl::SimpleAtoi(
+        received.output.substr(at + 8, received.output.find('\r', at) - at - 8),
+        &escaped);
+  }
+  if (escaped > 0) ::kill(escaped, SIGKILL);  // not the session's any more
+
+  ASSERT_FALSE(received.timed_out);
+  EXPECT_GT(escaped, 0) << received.output;
+  EXPECT_TRUE(received.ended);
+  EXPECT_THAT(received.output, ::testing::EndsWith("last words\r\n"));
+  EXPECT_EQ(received.frames_after_end, 0);
+  // It waited for the console's end, then gave up (kDrainLimit, 2 s).
+  EXPECT_GT(took, absl::Seconds(1));
+  EXPECT_LT(took, absl::Seconds(10));
 }
 
 }  // namespace
