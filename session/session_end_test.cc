@@ -95,15 +95,21 @@ class SessionEndTest : public ::testing::Test {
     launch.set_program("sh");
     launch.add_args("-c");
     launch.add_args(script);
-    dbgd::Notification done;
-    absl::StatusOr<std::shared_ptr<Session>> result;
+    // Shared with the callback, which may outlive a wait that timed out.
+    struct Started {
+      dbgd::Notification done;
+      absl::StatusOr<std::shared_ptr<Session>> session;
+    };
+    auto started = std::make_shared<Started>();
     Session::Start(loop_.context(), std::move(options), nullptr,
-                   [&](absl::StatusOr<std::shared_ptr<Session>> session) {
-                     result = std::move(session);
-                     done.Notify();
+                   [started](absl::StatusOr<std::shared_ptr<Session>> session) {
+                     started->session = std::move(session);
+                     started->done.Notify();
                    });
-    done.WaitForNotification();
-    return result;
+    if (!started->done.WaitForNotificationWithTimeout(absl::Seconds(30))) {
+      return absl::DeadlineExceededError("the session did not start in 30 s");
+    }
+    return started->session;
   }
 
   EventLoop loop_;
