@@ -343,7 +343,8 @@ void Session::Delete(bool kill_target, std::function<void()> done) {
       if (self == nullptr) return;
       kill_timer_.expires_after(absl::ToChronoNanoseconds(kStopGrace));
       kill_timer_.async_wait([this, self](std::error_code error) {
-        if (error || ended()) return;
+        // Once the engine has exited its group is gone (killed at the exit).
+        if (error || exit_reason_.has_value()) return;
         pid_t pid;
         {
           MutexLock lock(&mu_);
