@@ -17,6 +17,12 @@ namespace {
 constexpr size_t kDefaultHistoryBytes = 64 * 1024;
 // After the engine was asked to leave, how long before it is killed.
 constexpr absl::Duration kStopGrace = absl::Seconds(5);
+// After the engine exited, how long the console may take to reach its end.
+// The end comes when the last holder of the PTY's slave is gone, which is
+// at once when the engine's group is killed; only a process that left the
+// group (setsid) with the terminal still open can delay it, and the session
+// does not wait for that one longer than this.
+constexpr absl::Duration kDrainLimit = absl::Seconds(2);
 
 std::string DescribeExit(const std::string& engine, int wait_status) {
   if (WIFEXITED(wait_status)) {
@@ -69,7 +75,8 @@ Session::Session(asio::io_context& io, SessionOptions options,
       create_time_(absl::Now()),
       console_(strand_),
       pidfd_(strand_),
-      kill_timer_(strand_) {
+      kill_timer_(strand_),
+      drain_timer_(strand_) {
   HubOptions hub_options;
   hub_options.history_bytes = options_.history_bytes > 0
                                   ? options_.history_bytes
@@ -147,7 +154,15 @@ void Session::ReadConsole() {
   auto self = shared_from_this();
   console_.async_read_some(asio::buffer(read_buffer_),
                            [this, self](std::error_code error, size_t n) {
-                             if (error) return;  // EIO: the engine is gone
+                             if (error) {
+                               // EIO (or EOF): every holder of the slave is
+                               // gone and the kernel has handed over all it
+                               // buffered. The engine's exit may have been
+                               // seen first, with this output still unread.
+                               console_drained_ = true;
+                               EndOnceDrained();
+                               return;
+                             }
                              const absl::string_view bytes(read_buffer_.data(), n);
                              engine_->OnConsoleOutput(bytes);
                              hub_->PublishOutput(bytes);
@@ -175,23 +190,42 @@ void Session::WatchExit() {
 }
 
 void Session::OnExit(int wait_status) {
-  End(DescribeExit(engine_ ? engine_->name() : options_.engine, wait_status));
-}
-
-void Session::End(const std::string& reason) {
+  exit_reason_ =
+      DescribeExit(engine_ ? engine_->name() : options_.engine, wait_status);
+  kill_timer_.cancel();
   pid_t pid;
   {
     MutexLock lock(&mu_);
     pid = pid_;
   }
   // Nothing of the session may outlive it: the engine's process group, and
-  // a launched program (it has a group of its own).
+  // a launched program (it has a group of its own). Once they are gone, so
+  // are their copies of the console's slave, and the console reaches its
+  // end: what they printed stays readable until then.
   ::kill(-pid, SIGKILL);
   if (engine_ != nullptr) {
     for (pid_t inferior : engine_->LaunchedInferiors()) ::kill(inferior, SIGKILL);
-    engine_->Shutdown();
   }
-  kill_timer_.cancel();
+  if (!console_drained_) {
+    drain_timer_.expires_after(absl::ToChronoNanoseconds(kDrainLimit));
+    drain_timer_.async_wait(
+        [this, self = shared_from_this()](std::error_code error) {
+          if (error) return;
+          console_drained_ = true;  // what is still unread is dropped
+          EndOnceDrained();
+        });
+  }
+  EndOnceDrained();
+}
+
+void Session::EndOnceDrained() {
+  if (!exit_reason_.has_value() || !console_drained_ || ended()) return;
+  End(*exit_reason_);
+}
+
+void Session::End(const std::string& reason) {
+  if (engine_ != nullptr) engine_->Shutdown();
+  drain_timer_.cancel();
   std::error_code ignored;
   console_.close(ignored);
   pidfd_.close(ignored);
@@ -254,10 +288,11 @@ void Session::Execute(const std::string& identity, const std::string& command,
   }
   asio::post(strand_, [this, self = shared_from_this(), identity, command,
                        timeout, done = std::move(done)]() mutable {
-    if (ended()) {
+    if (ended() || exit_reason_.has_value()) {
       MutexLock lock(&mu_);
-      done(absl::FailedPreconditionError(
-          absl::StrCat("session ", options_.id, " has ended: ", end_reason_)));
+      done(absl::FailedPreconditionError(absl::StrCat(
+          "session ", options_.id, " has ended: ",
+          exit_reason_.value_or(end_reason_))));
       return;
     }
     hub_->Announce(identity, command);
@@ -288,14 +323,17 @@ void Session::Delete(bool kill_target, std::function<void()> done) {
       return;
     }
     delete_waiters_.push_back(std::move(done));
-    if (delete_waiters_.size() > 1) return;  // already on its way out
+    // Already on its way out: asked before, or the engine has exited and
+    // only its last output is still being read.
+    if (delete_waiters_.size() > 1 || exit_reason_.has_value()) return;
     // Weak for the same reason as in Execute: the engine keeps it.
     engine_->Stop(kill_target, [this, weak = weak_from_this()] {
       std::shared_ptr<Session> self = weak.lock();
       if (self == nullptr) return;
       kill_timer_.expires_after(absl::ToChronoNanoseconds(kStopGrace));
       kill_timer_.async_wait([this, self](std::error_code error) {
-        if (error || ended()) return;
+        // Once the engine has exited its group is gone (killed at the exit).
+        if (error || exit_reason_.has_value()) return;
         pid_t pid;
         {
           MutexLock lock(&mu_);
@@ -310,7 +348,7 @@ void Session::Delete(bool kill_target, std::function<void()> done) {
 void Session::WriteLine(const std::string& identity, const std::string& line) {
   // Called under the hub's lock: only queue the work.
   asio::post(strand_, [this, self = shared_from_this(), identity, line] {
-    if (ended() || console_writer_ == nullptr) return;
+    if (exit_reason_.has_value() || console_writer_ == nullptr) return;
     Emit(v1::Event::COMMAND, absl::StrCat(identity, ": ", line));
     console_writer_->Write(line + "\r");  // what the Enter key sends
   });
@@ -318,7 +356,7 @@ void Session::WriteLine(const std::string& identity, const std::string& line) {
 
 void Session::Interrupt(const std::string& identity) {
   asio::post(strand_, [this, self = shared_from_this(), identity] {
-    if (ended() || !console_.is_open()) return;
+    if (exit_reason_.has_value() || !console_.is_open()) return;
     Emit(v1::Event::COMMAND, absl::StrCat(identity, ": <Break>"));
     // Ctrl+Break. A target that owns the terminal gets SIGINT as from
     // Ctrl+C; one resumed from the side channel runs in the background, so

@@ -12,6 +12,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -84,6 +85,9 @@ class Session final : public InputSink,
   void ReadConsole();
   void WatchExit();
   void OnExit(int wait_status);
+  // EndOnceDrained ends the session once the engine has exited and the
+  // console has been read to its end (or the drain limit has passed).
+  void EndOnceDrained();
   void End(const std::string& reason);
   void Emit(v1::Event::Kind kind, const std::string& message);
   void SetState(v1::Session::State state, const std::string& reason = "");
@@ -100,11 +104,16 @@ class Session final : public InputSink,
   asio::posix::stream_descriptor console_;
   asio::posix::stream_descriptor pidfd_;
   asio::steady_timer kill_timer_;
+  asio::steady_timer drain_timer_;
   std::unique_ptr<AsyncWriter<asio::posix::stream_descriptor>> console_writer_;
   std::array<char, 16 * 1024> read_buffer_;
   Ready ready_;               // until start-up succeeds or fails
   absl::Status start_error_;  // why start-up failed, reported after clean-up
   std::vector<std::function<void()>> delete_waiters_;
+  // The engine's exit and the console's end are seen separately, in either
+  // order: the session ends when it has both (see EndOnceDrained).
+  std::optional<std::string> exit_reason_;  // set once the engine exited
+  bool console_drained_ = false;            // read to EOF/EIO, or gave up
 
   mutable Mutex mu_;
   v1::Session::State state_ ABSL_GUARDED_BY(mu_) = v1::Session::STARTING;
