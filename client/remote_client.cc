@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "asio/post.hpp"
+#include "common/posix_error.h"
 #include "protocol/handshake.h"
 
 namespace dbgd::client {
@@ -31,13 +32,11 @@ absl::StatusOr<UniqueFd> OpenInterruptFd() {
   sigaddset(&mask, SIGINT);
   if (const int error = pthread_sigmask(SIG_BLOCK, &mask, nullptr);
       error != 0) {
-    return absl::InternalError(
-        absl::StrCat("cannot block SIGINT: ", std::strerror(error)));
+    return PosixError("cannot block SIGINT", error);
   }
   UniqueFd fd(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
   if (!fd.valid()) {
-    return absl::InternalError(
-        absl::StrCat("signalfd: ", std::strerror(errno)));
+    return PosixError("signalfd", errno);
   }
   return fd;
 }

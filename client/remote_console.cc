@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "common/posix_error.h"
 
 namespace dbgd::client {
 namespace {
@@ -38,7 +39,7 @@ Readiness AwaitInput(int wake_fd) {
 absl::StatusOr<UniqueFd> MakeWakeFd() {
   UniqueFd wake(eventfd(0, EFD_CLOEXEC));
   if (!wake.valid()) {
-    return absl::InternalError(absl::StrCat("eventfd: ", std::strerror(errno)));
+    return PosixError("eventfd", errno);
   }
   return wake;
 }

@@ -9,27 +9,35 @@ namespace dbgd::server {
 
 using protocol::Frame;
 
-std::shared_ptr<ClientLink> ClientLink::Start(
+std::shared_ptr<ClientLink> ClientLink::Make(
     uint64_t id, std::string identity,
     std::shared_ptr<protocol::FrameConnection> frames,
     std::shared_ptr<session::HubClient> hub, OnClosed on_closed,
     ClientLinkOptions options) {
-  std::shared_ptr<ClientLink> link(
+  return std::shared_ptr<ClientLink>(
       new ClientLink(id, std::move(identity), std::move(frames), std::move(hub),
                      std::move(on_closed), options));
-  // The connection holds the link through its handlers until it closes;
-  // the hub only wakes it.
-  link->frames_->SetCloseHandler(
-      [link](absl::Status status) { link->OnClose(status); });
-  link->frames_->SetFrameHandler(
-      [weak = std::weak_ptr<ClientLink>(link)](Frame frame) {
-        if (std::shared_ptr<ClientLink> self = weak.lock()) self->OnFrame(frame);
-      });
-  link->hub_->SetWakeup([weak = std::weak_ptr<ClientLink>(link)] {
+}
+
+ClientLink::~ClientLink() {
+  hub_->SetWakeup(nullptr);
+  frames_->Close(/*flush=*/false);
+}
+
+void ClientLink::Start() {
+  // Handlers hold the link weakly: its owner keeps it, and the connection
+  // it owns must not keep it alive in turn.
+  std::weak_ptr<ClientLink> weak = weak_from_this();
+  frames_->SetCloseHandler([weak](absl::Status status) {
+    if (std::shared_ptr<ClientLink> self = weak.lock()) self->OnClose(status);
+  });
+  frames_->SetFrameHandler([weak](Frame frame) {
+    if (std::shared_ptr<ClientLink> self = weak.lock()) self->OnFrame(frame);
+  });
+  hub_->SetWakeup([weak] {
     if (std::shared_ptr<ClientLink> self = weak.lock()) self->Pump();
   });
-  link->Pump();  // the history replay is already queued
-  return link;
+  Pump();  // the history replay is already queued
 }
 
 ClientLink::ClientLink(uint64_t id, std::string identity,

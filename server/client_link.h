@@ -44,17 +44,24 @@ class ClientLink : public std::enable_shared_from_this<ClientLink> {
   // OnClosed receives the link's id and why it ended.
   using OnClosed = std::function<void(uint64_t id, const std::string& reason)>;
 
-  // Start links `frames` (handshake done, paused) to `hub` and begins
-  // moving frames both ways; what the hub already queued (the history
-  // replay) goes out first. REQUIRES: frames and hub are non-null.
-  static std::shared_ptr<ClientLink> Start(
+  // Make links `frames` (handshake done, paused) to `hub`; nothing moves
+  // until Start. The link owns the connection: destroying it closes the
+  // connection, so the owner keeps it until the close callback.
+  // REQUIRES: frames and hub are non-null.
+  static std::shared_ptr<ClientLink> Make(
       uint64_t id, std::string identity,
       std::shared_ptr<protocol::FrameConnection> frames,
       std::shared_ptr<session::HubClient> hub, OnClosed on_closed,
       ClientLinkOptions options = {});
 
+  ~ClientLink();
   ClientLink(const ClientLink&) = delete;
   ClientLink& operator=(const ClientLink&) = delete;
+
+  // Start begins moving frames both ways; what the hub already queued (the
+  // history replay) goes out first. The close callback may run from now
+  // on. Call once.
+  void Start();
 
   // Disconnect lets the client go: the output already queued for it (such
   // as the notice that the session ended) goes out, then a Bye giving

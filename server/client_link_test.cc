@@ -142,13 +142,14 @@ class ClientLinkTest : public ::testing::Test {
     auto frames = FrameConnection::Create(
         std::move(ours), protocol::MakeLengthPrefixedCodec(), frame_options);
     frames->Start(nullptr, nullptr);  // paused, as the handshake leaves it
-    link_ = ClientLink::Start(
+    link_ = ClientLink::Make(
         7, "box\\alice", frames, hub_->Attach("box\\alice"),
         [this](uint64_t id, const std::string& reason) {
           MutexLock lock(&mu_);
           closed_ = Closed{id, reason};
         },
         options);
+    link_->Start();
     auto peer = std::make_unique<Peer>(std::move(theirs));
     return peer;
   }

@@ -144,7 +144,7 @@ void DebugServer::Attach(std::shared_ptr<protocol::FrameConnection> frames,
   if (redialer_ != nullptr) redialer_->Reset();
   const uint64_t id = context_.next_client_id();
   std::weak_ptr<DebugServer> server = shared_from_this();
-  std::shared_ptr<ClientLink> link = ClientLink::Start(
+  std::shared_ptr<ClientLink> link = ClientLink::Make(
       id, identity, frames, session_->hub().Attach(identity),
       [server](uint64_t id, const std::string& reason) {
         if (auto self = server.lock()) self->Forget(id, reason);
@@ -157,6 +157,7 @@ void DebugServer::Attach(std::shared_ptr<protocol::FrameConnection> frames,
       state_message_ = absl::StrCat("connected to ", frames->peer());
     }
   }
+  link->Start();  // in the map first: Forget must find it
   spdlog::info("{}: {} connected from {} as clients/{}", name(), identity,
                frames->peer(), id);
   v1::Client client;

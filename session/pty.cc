@@ -16,6 +16,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "common/posix_error.h"
 #include "absl/strings/str_split.h"
 
 extern char** environ;
@@ -30,19 +31,12 @@ constexpr unsigned short kRows = 50;
 constexpr char kDefaultPath[] = "/usr/local/bin:/usr/bin:/bin";
 
 absl::Status PtyError(absl::string_view context, int error) {
-  const std::string message =
-      absl::StrCat(context, ": ", std::strerror(error));
-  switch (error) {
-    // The kernel's PTY limit (kernel.pty.max) or the descriptor limits:
-    // the caller can only retry later.
-    case EAGAIN:
-    case ENOSPC:
-    case EMFILE:
-    case ENFILE:
-      return absl::ResourceExhaustedError(message);
-    default:
-      return absl::InternalError(message);
+  // posix_openpt's EAGAIN is the kernel's PTY limit (kernel.pty.max), not a
+  // call to retry at once.
+  if (error == EAGAIN) {
+    return absl::ResourceExhaustedError(PosixErrorMessage(context, error));
   }
+  return PosixError(context, error);
 }
 
 bool IsExecutableFile(const std::string& path) {
@@ -254,8 +248,7 @@ absl::StatusOr<SpawnedProcess> SpawnOnPty(const SpawnOptions& options,
   if (path[0] != '/') {
     char cwd[PATH_MAX];
     if (::getcwd(cwd, sizeof cwd) == nullptr) {
-      return absl::InternalError(
-          absl::StrCat("getcwd: ", std::strerror(errno)));
+      return PosixError("getcwd", errno);
     }
     path = absl::StrCat(cwd, "/", path);
   }
@@ -306,25 +299,27 @@ absl::StatusOr<SpawnedProcess> SpawnOnPty(const SpawnOptions& options,
           "SpawnOnPty: bad report from the child of ", path, ": ",
           n < 0 ? std::strerror(errno) : "short read"));
     }
-    const char* error = std::strerror(failure.error);
+    // The step decides the code: what failed, more than why.
+    const int error = failure.error;
     switch (failure.step) {
       case ChildStep::kExec:
-        if (failure.error == ENOENT) {
+        if (error == ENOENT) {
           // The file exists (FindProgram saw it): its interpreter is missing.
-          return absl::NotFoundError(absl::StrCat("exec ", path, ": ", error));
+          return absl::NotFoundError(
+              PosixErrorMessage(absl::StrCat("exec ", path), error));
         }
         return absl::FailedPreconditionError(
-            absl::StrCat("exec ", path, ": ", error));
+            PosixErrorMessage(absl::StrCat("exec ", path), error));
       case ChildStep::kChdir:
         return absl::FailedPreconditionError(
-            absl::StrCat("chdir ", options.cwd, ": ", error));
+            PosixErrorMessage(absl::StrCat("chdir ", options.cwd), error));
       case ChildStep::kControllingTerminal:
-        return absl::FailedPreconditionError(absl::StrCat(
-            "make the PTY the controlling terminal (TIOCSCTTY): ", error));
+        return absl::FailedPreconditionError(PosixErrorMessage(
+            "make the PTY the controlling terminal (TIOCSCTTY)", error));
       case ChildStep::kSetsid:
-        return absl::InternalError(absl::StrCat("setsid: ", error));
+        return absl::InternalError(PosixErrorMessage("setsid", error));
       case ChildStep::kStdio:
-        return absl::InternalError(absl::StrCat("dup2 onto stdio: ", error));
+        return absl::InternalError(PosixErrorMessage("dup2 onto stdio", error));
     }
     return absl::InternalError("SpawnOnPty: unknown child failure");
   }
@@ -335,8 +330,7 @@ absl::StatusOr<SpawnedProcess> SpawnOnPty(const SpawnOptions& options,
   if (!process.pidfd.valid()) {
     const int error = errno;
     KillAndReap(pid);
-    return absl::InternalError(
-        absl::StrCat("pidfd_open: ", std::strerror(error)));
+    return PosixError("pidfd_open", error);
   }
   return process;
 }

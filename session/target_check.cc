@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "common/posix_error.h"
 #include "session/pty.h"
 
 namespace dbgd::session {
@@ -29,8 +30,7 @@ absl::Status CheckFile(absl::string_view field, const std::string& path) {
   }
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) {
-    return absl::NotFoundError(
-        absl::StrCat(field, ": ", path, ": ", std::strerror(errno)));
+    return PosixError(absl::StrCat(field, ": ", path), errno);
   }
   if (!S_ISREG(st.st_mode)) {
     return absl::InvalidArgumentError(

@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/posix_error.h"
 #include "absl/strings/strip.h"
 
 extern char** environ;
@@ -29,7 +30,7 @@ struct Result {
 absl::StatusOr<Result> Run(const std::vector<std::string>& argv) {
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
-    return absl::InternalError(absl::StrCat("pipe: ", std::strerror(errno)));
+    return PosixError("pipe", errno);
   }
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
@@ -50,8 +51,7 @@ absl::StatusOr<Result> Run(const std::vector<std::string>& argv) {
       return absl::FailedPreconditionError(
           "nft is not installed (Debian package nftables)");
     }
-    return absl::InternalError(
-        absl::StrCat("cannot run ", argv[0], ": ", std::strerror(spawned)));
+    return PosixError(absl::StrCat("cannot run ", argv[0]), spawned);
   }
   Result result;
   char buffer[4096];

@@ -8,6 +8,7 @@
 #include "asio/connect.hpp"
 #include "asio/ip/tcp.hpp"
 #include "asio/ip/v6_only.hpp"
+#include "common/posix_error.h"
 #include "transports/firewall.h"
 #include "transports/socket_stream.h"
 
@@ -230,8 +231,7 @@ absl::StatusOr<tcp::acceptor> Bind(asio::any_io_executor executor,
     }
     if (!error) return acceptor;
     if (error != asio::error::address_in_use) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("port: cannot listen on ", port, ": ", error.message()));
+      return PosixError(absl::StrCat("port: cannot listen on ", port), error);
     }
   }
   if (ports.is_range()) {

@@ -27,8 +27,8 @@ const TransportOps& TcpTransport();
 // listens; accept handlers run on `executor`, accepted streams on
 // `streams`. kAny listens on IPv6 and IPv4 (one dual-stack socket, or IPv4
 // alone where the host has no IPv6); kV6 on IPv6 only; kV4 on IPv4 only.
-// RESOURCE_EXHAUSTED names the range when every port is taken;
-// FAILED_PRECONDITION carries errno's text for anything else (e.g. a
+// RESOURCE_EXHAUSTED names the range when every port is taken; anything
+// else is PosixError's status naming the port (PERMISSION_DENIED for a
 // privileged port without the privilege).
 absl::StatusOr<std::unique_ptr<Listener>> ListenTcp(
     asio::any_io_executor executor, asio::any_io_executor streams,
