@@ -62,8 +62,14 @@ class Peer {
   explicit Peer(std::unique_ptr<transports::Stream> stream)
       : frames_(FrameConnection::Create(std::move(stream),
                                         protocol::MakeLengthPrefixedCodec())) {}
+  // The handlers use this object: they must be done before it goes.
+  ~Peer() {
+    frames_->Close(/*flush=*/false);
+    if (started_) WaitForClose();
+  }
 
   void Start() {
+    started_ = true;
     frames_->Start(
         [this](Frame frame) {
           MutexLock lock(&mu_);
@@ -113,6 +119,7 @@ class Peer {
 
  private:
   std::shared_ptr<FrameConnection> frames_;
+  bool started_ = false;
   mutable Mutex mu_;
   std::vector<Frame> received_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
