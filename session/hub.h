@@ -59,7 +59,10 @@ struct HubOptions {
   size_t replay_chunk_bytes = 16 * 1024;
 };
 
-// MembershipEvent tells the session (and WatchEvents) who came and went.
+// MembershipEvent says who came and went, for an observer that counts the
+// hub's membership. The control plane's client events are not made from
+// these: the debugging server that admitted a client publishes them, with
+// what only it knows (the client's name, peer and server).
 struct MembershipEvent {
   enum class Kind { kJoined, kLeft, kDropped };
   Kind kind;
