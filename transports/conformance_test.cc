@@ -98,33 +98,32 @@ class ConformanceTest : public ::testing::TestWithParam<Case> {
     ASSERT_TRUE(done.WaitForNotificationWithTimeout(kTimeout));
   }
 
-  // Accept waits for the next stream on `listener`.
-  absl::StatusOr<StreamPtr> Accept(Listener& listener) {
+  // Pending is a stream on its way: an accept or a connect started on the
+  // strand. Shared with its handler, which may outlive a failed wait.
+  struct Pending {
     Notification done;
-    absl::StatusOr<StreamPtr> result = absl::DeadlineExceededError("no accept");
-    OnStrand([&] {
-      listener.AsyncAccept([&](absl::StatusOr<StreamPtr> stream) {
-        result = std::move(stream);
-        done.Notify();
-      });
-    });
-    EXPECT_TRUE(done.WaitForNotificationWithTimeout(kTimeout));
-    return result;
-  }
+    absl::StatusOr<StreamPtr> result = absl::DeadlineExceededError("no stream");
 
-  // Connect makes one attempt with `connector`.
-  absl::StatusOr<StreamPtr> Connect(Connector& connector) {
-    Notification done;
-    absl::StatusOr<StreamPtr> result =
-        absl::DeadlineExceededError("no connect");
-    OnStrand([&] {
-      connector.AsyncConnect([&](absl::StatusOr<StreamPtr> stream) {
-        result = std::move(stream);
-        done.Notify();
-      });
-    });
-    EXPECT_TRUE(done.WaitForNotificationWithTimeout(kTimeout));
-    return result;
+    absl::StatusOr<StreamPtr> Wait() {
+      EXPECT_TRUE(done.WaitForNotificationWithTimeout(kTimeout));
+      return std::move(result);
+    }
+  };
+  static StreamHandler Into(std::shared_ptr<Pending> pending) {
+    return [pending](absl::StatusOr<StreamPtr> stream) {
+      pending->result = std::move(stream);
+      pending->done.Notify();
+    };
+  }
+  std::shared_ptr<Pending> StartAccept(Listener& listener) {
+    auto pending = std::make_shared<Pending>();
+    OnStrand([&] { listener.AsyncAccept(Into(pending)); });
+    return pending;
+  }
+  std::shared_ptr<Pending> StartConnect(Connector& connector) {
+    auto pending = std::make_shared<Pending>();
+    OnStrand([&] { connector.AsyncConnect(Into(pending)); });
+    return pending;
   }
 
   // Pair accepts on a forward listener while a client dials it: {server
@@ -135,16 +134,9 @@ class ConformanceTest : public ::testing::TestWithParam<Case> {
         factory_.Dial(client, strand_);
     EXPECT_TRUE(connector.ok()) << connector.status();
     if (!connector.ok()) return {};
-    Notification accepted;
-    absl::StatusOr<StreamPtr> server = absl::DeadlineExceededError("none");
-    OnStrand([&] {
-      listener.AsyncAccept([&](absl::StatusOr<StreamPtr> stream) {
-        server = std::move(stream);
-        accepted.Notify();
-      });
-    });
-    absl::StatusOr<StreamPtr> client_side = Connect(**connector);
-    EXPECT_TRUE(accepted.WaitForNotificationWithTimeout(kTimeout));
+    std::shared_ptr<Pending> accepted = StartAccept(listener);
+    absl::StatusOr<StreamPtr> client_side = StartConnect(**connector)->Wait();
+    absl::StatusOr<StreamPtr> server = accepted->Wait();
     EXPECT_TRUE(server.ok()) << server.status();
     EXPECT_TRUE(client_side.ok()) << client_side.status();
     if (!server.ok() || !client_side.ok()) return {};
@@ -330,16 +322,9 @@ TEST_P(ConformanceTest, CloseAbortsPendingOperations) {
   EXPECT_EQ(read_error, asio::error::operation_aborted) << read_error.message();
 
   // A pending accept on a listener closed by its owner.
-  Notification accept_done;
-  absl::Status accept_status;
-  OnStrand([&] {
-    listener->AsyncAccept([&](absl::StatusOr<StreamPtr> stream) {
-      accept_status = stream.status();
-      accept_done.Notify();
-    });
-    listener->Close();
-  });
-  ASSERT_TRUE(accept_done.WaitForNotificationWithTimeout(kTimeout));
+  std::shared_ptr<Pending> accepting = StartAccept(*listener);
+  OnStrand([&] { listener->Close(); });
+  const absl::Status accept_status = accepting->Wait().status();
   EXPECT_EQ(accept_status.code(), absl::StatusCode::kCancelled) << accept_status;
 }
 
@@ -386,16 +371,9 @@ TEST_P(ConformanceTest, ReverseServerConnectsToAWaitingClient) {
   EXPECT_EQ(DescribeEndpoint(server_spec, (*connector)->endpoint()),
             Fill(GetParam().reverse_endpoint));
 
-  Notification accepted;
-  absl::StatusOr<StreamPtr> client = absl::DeadlineExceededError("none");
-  OnStrand([&] {
-    (*waiting)->AsyncAccept([&](absl::StatusOr<StreamPtr> stream) {
-      client = std::move(stream);
-      accepted.Notify();
-    });
-  });
-  absl::StatusOr<StreamPtr> server = Connect(**connector);
-  ASSERT_TRUE(accepted.WaitForNotificationWithTimeout(kTimeout));
+  std::shared_ptr<Pending> accepted = StartAccept(**waiting);
+  absl::StatusOr<StreamPtr> server = StartConnect(**connector)->Wait();
+  absl::StatusOr<StreamPtr> client = accepted->Wait();
   ASSERT_TRUE(server.ok()) << server.status();
   ASSERT_TRUE(client.ok()) << client.status();
 
@@ -412,7 +390,7 @@ TEST_P(ConformanceTest, ReverseServerAttemptFailsWhileNoClientWaits) {
   absl::StatusOr<std::unique_ptr<Connector>> connector =
       factory_.ConnectOut(Server(GetParam().reverse_server), strand_);
   ASSERT_TRUE(connector.ok()) << connector.status();
-  absl::StatusOr<StreamPtr> stream = Connect(**connector);
+  absl::StatusOr<StreamPtr> stream = StartConnect(**connector)->Wait();
   EXPECT_EQ(stream.status().code(), absl::StatusCode::kUnavailable)
       << stream.status();
 }
