@@ -8,6 +8,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "asio/error.hpp"
 
 namespace dbgd {
 namespace {
@@ -97,6 +98,11 @@ absl::Status PosixError(absl::string_view context, int error_number) {
 absl::Status PosixError(absl::string_view context,
                         const std::error_code& error) {
   const std::string message = absl::StrCat(context, ": ", error.message());
+  // Asio's system category holds errno values but, unlike the standard
+  // one, maps none of them to a generic condition.
+  if (error.category() == asio::error::get_system_category()) {
+    return absl::Status(PosixErrorCode(error.value()), message);
+  }
   const std::error_condition condition = error.default_error_condition();
   if (condition.category() != std::generic_category()) {
     return absl::Status(absl::StatusCode::kUnknown, message);

@@ -50,7 +50,7 @@ absl::Status PosixError(absl::string_view context, int error_number);
 
 // PosixError for a std::error_code: errors that stand for an errno value
 // (the system and generic categories, and any whose default condition is
-// generic, as Asio's system errors are) map as above with the code's own
+// generic, and Asio's system category) map as above with the code's own
 // message; an error of another category (Asio's `eof`, say) is UNKNOWN.
 // REQUIRES: error is set.
 absl::Status PosixError(absl::string_view context, const std::error_code& error);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "asio/error.hpp"
 #include "gtest/gtest.h"
 
 namespace dbgd {
@@ -86,6 +87,18 @@ TEST(PosixErrorTest, SystemCategoryErrorCodeMapsItsErrno) {
   const absl::Status status = PosixError("removing /x", error);
   EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(status.message(), "removing /x: No such file or directory");
+}
+
+TEST(PosixErrorTest, AsioSystemErrorMapsItsErrno) {
+  // Asio's own system category, which maps no errno to a generic
+  // condition; a refused connection and a privileged port, as Asio says.
+  EXPECT_EQ(PosixError("connect", asio::error::connection_refused).code(),
+            absl::StatusCode::kUnavailable);
+  const absl::Status status = PosixError("bind", asio::error::access_denied);
+  EXPECT_EQ(status.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(status.message(), "bind: Permission denied");
+  EXPECT_EQ(PosixError("connect", std::error_code(ENOENT, asio::error::get_system_category())).code(),
+            absl::StatusCode::kNotFound);
 }
 
 TEST(PosixErrorTest, ErrcErrorCodeMaps) {
