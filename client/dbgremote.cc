@@ -34,6 +34,7 @@
 #include "client/remote_format.h"
 #include "protocol/handshake.h"
 #include "transports/factory.h"
+#include "transports/flags.h"
 #include "transports/spec.h"
 
 namespace {
@@ -315,6 +316,7 @@ int main(int argc, char** argv) {
 
   RemoteOptions options;
   options.identity = identity;
+  options.transports = dbgd::transports::TransportOptionsFromFlags();
   options.wait = absl::GetFlag(FLAGS_wait);
   // Set up input before the client starts its thread, which must inherit
   // the blocked SIGINT.

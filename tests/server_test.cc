@@ -23,6 +23,7 @@
 #include "testing/ports.h"
 #include "testing/socket_dir.h"
 #include "testing/subprocess.h"
+#include "tests/server_fixture.h"
 
 namespace dbgd {
 namespace {
@@ -35,79 +36,6 @@ using testing::RunToCompletion;
 using testing::FreePortRun;
 using testing::HeldPort;
 using testing::Subprocess;
-
-std::string Dbgd() { return RunfilePath("server/dbgd"); }
-std::string Dbgctl() { return RunfilePath("client/dbgctl"); }
-std::string Dbgremote() { return RunfilePath("client/dbgremote"); }
-std::string Target() { return RunfilePath("tests/programs/target"); }
-
-constexpr int kExitConnect = 3;
-constexpr int kExitAuth = 4;
-
-// A daemon with one gdb session on the test program.
-class ServerTest : public ::testing::Test {
- protected:
-  void StartDaemon(const std::string& mode = "crash",
-                   std::vector<std::string> extra = {}) {
-    socket_ = dir_.Join("control.sock");
-    std::vector<std::string> argv = {Dbgd(), "--control_listen=unix:" + socket_,
-                                     "--advertise_host=localhost",
-                                     "--launch=" + Target()};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    argv.insert(argv.end(), {"--", mode});
-    daemon_ = std::make_unique<Subprocess>(argv);
-    ASSERT_TRUE(daemon_->WaitForOutput("dbgd ready", absl::Seconds(30)))
-        << daemon_->output();
-  }
-
-  ~ServerTest() override {
-    if (daemon_ != nullptr) {
-      daemon_->Signal(SIGTERM);
-      std::optional<int> status = daemon_->Wait(absl::Seconds(10));
-      EXPECT_TRUE(status.has_value() && WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
-          << daemon_->output();
-    }
-  }
-
-  Completed Ctl(std::vector<std::string> args) {
-    args.insert(args.begin(), {Dbgctl(), "--addr=unix:" + socket_});
-    return RunToCompletion(args);
-  }
-
-  // CreateServer returns the port it listens on (parsed from the endpoint).
-  uint16_t CreateServer(const std::string& spec) {
-    Completed made = Ctl({"--json", "create-server", spec});
-    EXPECT_EQ(WEXITSTATUS(made.status), 0) << made.output;
-    const std::string marker = "\"actual_endpoint\": \"tcp:Port=";
-    const size_t at = made.output.find(marker);
-    if (at == std::string::npos) return 0;
-    int port = 0;
-    const size_t start = at + marker.size();
-    (void)absl::SimpleAtoi(
-        made.output.substr(start, made.output.find_first_of(":,\"", start) - start),
-        &port);
-    return static_cast<uint16_t>(port);
-  }
-
-  static std::unique_ptr<Subprocess> Remote(const std::string& spec,
-                                            const std::string& identity,
-                                            std::vector<std::string> extra = {}) {
-    std::vector<std::string> argv = {Dbgremote(), "-remote", spec,
-                                     "--identity=" + identity, "--settle=300ms"};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    return std::make_unique<Subprocess>(argv, Subprocess::Stdin::kPipe);
-  }
-
-  testing::SocketDir dir_;
-  std::string socket_;
-  std::unique_ptr<Subprocess> daemon_;
-};
-
-int ExitCode(Subprocess& process, absl::Duration timeout = absl::Seconds(30)) {
-  std::optional<int> status = process.Wait(timeout);
-  if (!status.has_value() || !WIFEXITED(*status)) return -1;
-  return WEXITSTATUS(*status);
-}
 
 TEST_F(ServerTest, TwoClientsShareTheConsoleAndALateJoinerGetsHistory) {
   StartDaemon();
@@ -192,9 +120,9 @@ TEST_F(ServerTest, FullRangeIsResourceExhaustedAndLeavesNoServer) {
   Completed made = Ctl({"create-server", absl::StrCat("tcp:port=", FreePortRun(1))});
   EXPECT_THAT(made.output, HasSubstr("0: dbgremote"));
 
-  Completed other = Ctl({"create-server", "npipe:pipe=rabbit"});
+  Completed other = Ctl({"create-server", "ssl:proto=tls1,certuser=dbg,port=5005"});
   EXPECT_THAT(other.output, HasSubstr("UNIMPLEMENTED"));
-  EXPECT_THAT(other.output, HasSubstr("npipe"));
+  EXPECT_THAT(other.output, HasSubstr("ssl"));
 }
 
 TEST_F(ServerTest, EndsrvKeepsConnectedClientsAndRefusesNewOnes) {

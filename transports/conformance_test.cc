@@ -2,6 +2,7 @@
 // pass it, made from real `.server` / `-remote` strings through the factory.
 // A new transport adds its rows to kCases (below).
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -19,6 +20,7 @@
 #include "gtest/gtest.h"
 #include "protocol/frame_codec.h"
 #include "testing/ports.h"
+#include "testing/socket_dir.h"
 #include "transports/factory.h"
 #include "transports/spec.h"
 #include "transports/transport.h"
@@ -32,14 +34,17 @@ using ::testing::IsEmpty;
 
 constexpr absl::Duration kTimeout = absl::Seconds(10);
 
-// One row: how to reach a server of this transport, both ways. `{PORT}`
-// stands for a port the suite picked free.
+// One row: how to reach a server of this transport, and, for transports
+// with a reverse form, how a `clicon` server reaches a waiting client.
+// `{PORT}` stands for a port the suite picked free, `{PIPE}` for a pipe
+// name in the suite's own pipe directory.
 struct Case {
   std::string name;
   std::string server;          // a forward `.server` string
   std::string client;          // the `-remote` string that reaches it
   std::string endpoint;        // what listings show for the server
-  std::string reverse_server;  // a `clicon` `.server` string
+  std::string place;           // DescribePlace of its endpoint
+  std::string reverse_server;  // a `clicon` `.server` string, or empty
   std::string reverse_client;  // the `-remote` string that waits for it
   std::string reverse_endpoint;  // what listings show for that server
 };
@@ -49,6 +54,7 @@ const Case kCases[] = {
      .server = "tcp:port={PORT},ipversion=4",
      .client = "tcp:server=127.0.0.1,port={PORT}",
      .endpoint = "tcp:Port={PORT},IpVersion=4",
+     .place = "port {PORT}",
      .reverse_server = "tcp:port={PORT},clicon=127.0.0.1,ipversion=4",
      .reverse_client = "tcp:clicon=127.0.0.1,port={PORT},ipversion=4",
      .reverse_endpoint = "tcp:Port={PORT},Clicon=127.0.0.1,IpVersion=4"},
@@ -56,10 +62,37 @@ const Case kCases[] = {
      .server = "tcp:port={PORT},ipversion=6",
      .client = "tcp:server=[::1],port={PORT},ipversion=6",
      .endpoint = "tcp:Port={PORT},IpVersion=6",
+     .place = "port {PORT}",
      .reverse_server = "tcp:port={PORT},clicon=::1,ipversion=6",
      .reverse_client = "tcp:clicon=::1,port={PORT},ipversion=6",
      .reverse_endpoint = "tcp:Port={PORT},Clicon=::1,IpVersion=6"},
+    {.name = "npipe",
+     .server = "npipe:pipe={PIPE}",
+     .client = "npipe:server=.,pipe={PIPE}",
+     .endpoint = "npipe:Pipe={PIPE}",
+     .place = "pipe {PIPE}"},
+    {.name = "npipe_password",
+     .server = "npipe:pipe={PIPE},password=Secret1",
+     .client = "npipe:server=localhost,pipe={PIPE},password=Secret1",
+     .endpoint = "npipe:Pipe={PIPE},Password=*",
+     .place = "pipe {PIPE}"},
 };
+
+// Frames returns `payload` in the stream framing every link carries
+// (4-byte big-endian length, then at most 1 MiB of body): byte streams
+// carry any bytes, but a serial line packetizes whole frames.
+std::string Frames(const std::string& payload) {
+  std::string bytes;
+  for (size_t at = 0; at < payload.size();) {
+    const size_t size = std::min(payload.size() - at, protocol::kMaxFrameBytes);
+    for (int shift = 24; shift >= 0; shift -= 8) {
+      bytes.push_back(static_cast<char>((size >> shift) & 0xff));
+    }
+    bytes.append(payload, at, size);
+    at += size;
+  }
+  return bytes;
+}
 
 using StreamPtr = std::unique_ptr<Stream>;
 
@@ -68,12 +101,14 @@ class ConformanceTest : public ::testing::TestWithParam<Case> {
   ConformanceTest()
       : loop_(2),
         strand_(asio::make_strand(loop_.context())),
-        factory_(loop_.context().get_executor()),
+        factory_(loop_.context().get_executor(),
+                 {.pipe_dir = pipes_.path()}),
         port_(dbgd::testing::FreePortRun(1)) {}
   ~ConformanceTest() override { loop_.Stop(); }
 
   std::string Fill(const std::string& text) const {
-    return absl::StrReplaceAll(text, {{"{PORT}", absl::StrCat(port_)}});
+    return absl::StrReplaceAll(text, {{"{PORT}", absl::StrCat(port_)},
+                                      {"{PIPE}", "conformance"}});
   }
   ServerSpec Server(const std::string& text) const {
     absl::StatusOr<ServerSpec> spec = ParseServerSpec(Fill(text));
@@ -152,9 +187,13 @@ class ConformanceTest : public ::testing::TestWithParam<Case> {
 
   EventLoop loop_;
   asio::strand<asio::io_context::executor_type> strand_;
+  dbgd::testing::SocketDir pipes_;
   TransportFactory factory_;
   const uint16_t port_;
 };
+
+// The reverse (`clicon`) tests, for the rows that have the form.
+class ReverseConformanceTest : public ConformanceTest {};
 
 // Write writes all of `bytes` (kept alive by the caller) and reports the
 // error, on the stream's executor.
@@ -215,7 +254,7 @@ std::string Pattern(size_t count, uint32_t seed) {
 TEST_P(ConformanceTest, AcceptsAndConnectsNamingBothEnds) {
   std::unique_ptr<Listener> listener = ListenForward();
   ASSERT_NE(listener, nullptr);
-  EXPECT_EQ(listener->endpoint().port, port_);
+  EXPECT_EQ(DescribePlace(listener->endpoint()), Fill(GetParam().place));
   auto [server, client] = Pair(*listener, Client(GetParam().client));
   ASSERT_NE(server, nullptr);
   ASSERT_NE(client, nullptr);
@@ -231,7 +270,7 @@ TEST_P(ConformanceTest, CarriesBytesBothWays) {
   auto [server, client] = Pair(*listener, Client(GetParam().client));
   ASSERT_NE(server, nullptr);
 
-  const std::string hello = "hello, server";
+  const std::string hello = Frames("hello, server");
   Notification sent;
   std::error_code error;
   asio::post(client->executor(), [&] { Write(*client, hello, sent, error); });
@@ -240,7 +279,7 @@ TEST_P(ConformanceTest, CarriesBytesBothWays) {
   EXPECT_FALSE(error) << error.message();
   EXPECT_EQ(got.bytes, hello);
 
-  const std::string reply = "hello, client";
+  const std::string reply = Frames("hello, client");
   Notification replied;
   asio::post(server->executor(), [&] { Write(*server, reply, replied, error); });
   got = ReadExactly(*client, reply.size());
@@ -256,8 +295,8 @@ TEST_P(ConformanceTest, LargeWritesArriveWholeAndInOrderBothWaysAtOnce) {
 
   // More than any socket buffer holds, both ways at once: neither side may
   // need the other to read first.
-  const std::string up = Pattern(8 << 20, 1);
-  const std::string down = Pattern(8 << 20, 2);
+  const std::string up = Frames(Pattern(8 << 20, 1));
+  const std::string down = Frames(Pattern(8 << 20, 2));
   Notification up_sent, down_sent;
   std::error_code up_error, down_error;
   asio::post(client->executor(), [&] { Write(*client, up, up_sent, up_error); });
@@ -335,7 +374,8 @@ TEST_P(ConformanceTest, ClosedListenerReleasesItsEndpoint) {
   // The same spec can be served again at once.
   std::unique_ptr<Listener> again = ListenForward();
   ASSERT_NE(again, nullptr);
-  EXPECT_EQ(again->endpoint().port, listener->endpoint().port);
+  EXPECT_EQ(DescribePlace(again->endpoint()),
+            DescribePlace(listener->endpoint()));
   OnStrand([&] { again->Close(); });
 }
 
@@ -358,7 +398,7 @@ TEST_P(ConformanceTest, EndpointDescriptionAndConnectStringReachTheServer) {
   EXPECT_NE(server, nullptr) << connect;
 }
 
-TEST_P(ConformanceTest, ReverseServerConnectsToAWaitingClient) {
+TEST_P(ReverseConformanceTest, ReverseServerConnectsToAWaitingClient) {
   const ServerSpec server_spec = Server(GetParam().reverse_server);
   const ClientSpec client_spec = Client(GetParam().reverse_client);
   absl::StatusOr<std::unique_ptr<Listener>> waiting =
@@ -377,7 +417,7 @@ TEST_P(ConformanceTest, ReverseServerConnectsToAWaitingClient) {
   ASSERT_TRUE(server.ok()) << server.status();
   ASSERT_TRUE(client.ok()) << client.status();
 
-  const std::string hello = "reverse hello";
+  const std::string hello = Frames("reverse hello");
   Notification sent;
   std::error_code error;
   asio::post((*server)->executor(), [&] { Write(**server, hello, sent, error); });
@@ -386,7 +426,7 @@ TEST_P(ConformanceTest, ReverseServerConnectsToAWaitingClient) {
   OnStrand([&] { (*waiting)->Close(); });
 }
 
-TEST_P(ConformanceTest, ReverseServerAttemptFailsWhileNoClientWaits) {
+TEST_P(ReverseConformanceTest, ReverseServerAttemptFailsWhileNoClientWaits) {
   absl::StatusOr<std::unique_ptr<Connector>> connector =
       factory_.ConnectOut(Server(GetParam().reverse_server), strand_);
   ASSERT_TRUE(connector.ok()) << connector.status();
@@ -428,16 +468,40 @@ TEST_P(ConformanceTest, CodecCarriesFramesOverTheLink) {
   ASSERT_TRUE(sent.WaitForNotificationWithTimeout(kTimeout));
 }
 
+std::string CaseName(const ::testing::TestParamInfo<Case>& info) {
+  return info.param.name;
+}
+
+std::vector<Case> ReverseCases() {
+  std::vector<Case> cases;
+  for (const Case& c : kCases) {
+    if (!c.reverse_server.empty()) cases.push_back(c);
+  }
+  return cases;
+}
+
 INSTANTIATE_TEST_SUITE_P(Transports, ConformanceTest,
-                         ::testing::ValuesIn(kCases),
-                         [](const ::testing::TestParamInfo<Case>& info) {
-                           return info.param.name;
-                         });
+                         ::testing::ValuesIn(kCases), CaseName);
+INSTANTIATE_TEST_SUITE_P(Transports, ReverseConformanceTest,
+                         ::testing::ValuesIn(ReverseCases()), CaseName);
+
+TEST(TransportFactoryTest, TransportsWithoutAReverseFormSayWhich) {
+  EventLoop loop(1);
+  TransportFactory factory(loop.context().get_executor());
+  absl::StatusOr<ClientSpec> spec = ParseClientSpec("npipe:server=.,pipe=rabbit");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  spec->reverse = true;  // the grammar has no such form; the factory says so too
+  absl::StatusOr<std::unique_ptr<Listener>> listener =
+      factory.AwaitServer(*spec, loop.context().get_executor());
+  EXPECT_EQ(listener.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_THAT(listener.status().message(), HasSubstr("npipe"));
+  loop.Stop();
+}
 
 TEST(TransportFactoryTest, TransportsNotBuiltAnswerUnimplementedNamingThem) {
   EventLoop loop(1);
   TransportFactory factory(loop.context().get_executor());
-  for (const char* text : {"npipe:pipe=rabbit", "com:port=COM1,baud=9600,channel=0",
+  for (const char* text : {"com:port=COM1,baud=9600,channel=0",
                            "ssl:proto=tls1,certuser=dbg,port=5005",
                            "spipe:proto=tls1,certuser=dbg,pipe=rabbit"}) {
     absl::StatusOr<ServerSpec> spec = ParseServerSpec(text);

@@ -3,16 +3,18 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "transports/npipe/npipe.h"
 #include "transports/tcp/tcp.h"
 
 namespace dbgd::transports {
 namespace {
 
 // The transports this build has, one row each. Those of the grammar not
-// listed here answer UNIMPLEMENTED: npipe and com (issue #10), ssl and
-// spipe (issue #11).
+// listed here answer UNIMPLEMENTED: com (issue #10), ssl and spipe
+// (issue #11).
 const TransportOps* Find(Transport transport) {
   static const TransportOps* const kTable[] = {
+      &NpipeTransport(),
       &TcpTransport(),
   };
   for (const TransportOps* ops : kTable) {

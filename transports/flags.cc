@@ -1,0 +1,39 @@
+#include "transports/flags.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+
+ABSL_FLAG(std::string, pipe_dir, "",
+          "Directory of npipe sockets (default $XDG_RUNTIME_DIR/dbgd/pipes, "
+          "else /run/dbgd/pipes).");
+ABSL_FLAG(std::vector<std::string>, com_allow, {},
+          "Comma-separated glob patterns of serial devices com: may open "
+          "besides /dev/ttyS*, /dev/ttyUSB*, /dev/ttyACM* and /dev/pts/*.");
+
+namespace dbgd::transports {
+
+TransportOptions TransportOptionsFromFlags() {
+  TransportOptions options;
+  options.pipe_dir = absl::GetFlag(FLAGS_pipe_dir);
+  options.com_allow = absl::GetFlag(FLAGS_com_allow);
+  return options;
+}
+
+absl::StatusOr<mode_t> ParsePipeMode(absl::string_view text) {
+  mode_t mode = 0;
+  bool valid = !text.empty() && text.size() <= 4;
+  for (char c : text) {
+    if (c < '0' || c > '7') valid = false;
+    mode = mode * 8 + (c - '0');
+  }
+  if (!valid || mode > 0777) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--pipe_mode: \"", text, "\" is not an octal mode up to 0777 (e.g. 0660)"));
+  }
+  return mode;
+}
+
+}  // namespace dbgd::transports

@@ -1,0 +1,30 @@
+// The command-line flags that configure transports, shared by the daemon
+// and dbgremote (both open pipes and serial lines): --pipe_dir and
+// --com_allow. The daemon adds --pipe_mode (the mode of sockets it serves)
+// with ParsePipeMode.
+//
+// Thread-safety: call after absl::ParseCommandLine, from any thread.
+
+#ifndef DBGD_TRANSPORTS_FLAGS_H_
+#define DBGD_TRANSPORTS_FLAGS_H_
+
+#include <sys/types.h>
+
+#include "absl/strings/string_view.h"
+
+#include "absl/status/statusor.h"
+#include "transports/transport_ops.h"
+
+namespace dbgd::transports {
+
+// TransportOptionsFromFlags: the options the shared flags set; pipe_mode
+// is left at its default.
+TransportOptions TransportOptionsFromFlags();
+
+// ParsePipeMode reads an octal socket mode such as "0660" or "600".
+// INVALID_ARGUMENT naming --pipe_mode unless it is octal and at most 0777.
+absl::StatusOr<mode_t> ParsePipeMode(absl::string_view text);
+
+}  // namespace dbgd::transports
+
+#endif  // DBGD_TRANSPORTS_FLAGS_H_
