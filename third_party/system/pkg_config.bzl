@@ -35,6 +35,7 @@ _LIBRARIES = {
     "protobuf": (["protobuf"], [], "libprotobuf-dev"),
     "spdlog": (["spdlog"], [], "libspdlog-dev"),
     "ssl": (["libssl", "libcrypto"], [], "libssl-dev"),
+    "zlib": (["zlib"], [], "zlib1g-dev"),
 }
 
 # Targets of the main workspace a system library brings along.
