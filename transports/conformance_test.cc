@@ -19,6 +19,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "protocol/frame_codec.h"
+#include "testing/null_modem.h"
 #include "testing/ports.h"
 #include "testing/socket_dir.h"
 #include "transports/factory.h"
@@ -37,7 +38,8 @@ constexpr absl::Duration kTimeout = absl::Seconds(10);
 // One row: how to reach a server of this transport, and, for transports
 // with a reverse form, how a `clicon` server reaches a waiting client.
 // `{PORT}` stands for a port the suite picked free, `{PIPE}` for a pipe
-// name in the suite's own pipe directory.
+// name in the suite's own pipe directory, `{TTY_A}` and `{TTY_B}` for the
+// two ends of a null-modem cable made of PTYs.
 struct Case {
   std::string name;
   std::string server;          // a forward `.server` string
@@ -76,6 +78,16 @@ const Case kCases[] = {
      .client = "npipe:server=localhost,pipe={PIPE},password=Secret1",
      .endpoint = "npipe:Pipe={PIPE},Password=*",
      .place = "pipe {PIPE}"},
+    {.name = "com",
+     .server = "com:port={TTY_A},baud=115200,channel=0",
+     .client = "com:port={TTY_B},baud=115200,channel=0",
+     .endpoint = "com:Port={TTY_A},Baud=115200,Channel=0",
+     .place = "{TTY_A} channel 0"},
+    {.name = "com_odd_rate_channel_254",
+     .server = "com:port={TTY_A},baud=250000,channel=254,password=Secret1",
+     .client = "com:port={TTY_B},baud=250000,channel=254,password=Secret1",
+     .endpoint = "com:Port={TTY_A},Baud=250000,Channel=254,Password=*",
+     .place = "{TTY_A} channel 254"},
 };
 
 // Frames returns `payload` in the stream framing every link carries
@@ -103,12 +115,15 @@ class ConformanceTest : public ::testing::TestWithParam<Case> {
         strand_(asio::make_strand(loop_.context())),
         factory_(loop_.context().get_executor(),
                  {.pipe_dir = pipes_.path()}),
-        port_(dbgd::testing::FreePortRun(1)) {}
+        port_(dbgd::testing::FreePortRun(1)),
+        cable_(*dbgd::testing::NullModem::Create()) {}
   ~ConformanceTest() override { loop_.Stop(); }
 
   std::string Fill(const std::string& text) const {
     return absl::StrReplaceAll(text, {{"{PORT}", absl::StrCat(port_)},
-                                      {"{PIPE}", "conformance"}});
+                                      {"{PIPE}", "conformance"},
+                                      {"{TTY_A}", cable_->a()},
+                                      {"{TTY_B}", cable_->b()}});
   }
   ServerSpec Server(const std::string& text) const {
     absl::StatusOr<ServerSpec> spec = ParseServerSpec(Fill(text));
@@ -190,6 +205,7 @@ class ConformanceTest : public ::testing::TestWithParam<Case> {
   dbgd::testing::SocketDir pipes_;
   TransportFactory factory_;
   const uint16_t port_;
+  const std::unique_ptr<dbgd::testing::NullModem> cable_;
 };
 
 // The reverse (`clicon`) tests, for the rows that have the form.
@@ -394,6 +410,8 @@ TEST_P(ConformanceTest, EndpointDescriptionAndConnectStringReachTheServer) {
   absl::StatusOr<ClientSpec> parsed = ParseClientSpec(connect);
   ASSERT_TRUE(parsed.ok()) << connect << ": " << parsed.status();
   parsed->ip_version = wanted.ip_version;  // not part of a connect string
+  // A serial line's far end has a device name of its own.
+  parsed->com_device = wanted.com_device;
   auto [server, client] = Pair(*listener, *parsed);
   EXPECT_NE(server, nullptr) << connect;
 }
@@ -501,8 +519,7 @@ TEST(TransportFactoryTest, TransportsWithoutAReverseFormSayWhich) {
 TEST(TransportFactoryTest, TransportsNotBuiltAnswerUnimplementedNamingThem) {
   EventLoop loop(1);
   TransportFactory factory(loop.context().get_executor());
-  for (const char* text : {"com:port=COM1,baud=9600,channel=0",
-                           "ssl:proto=tls1,certuser=dbg,port=5005",
+  for (const char* text : {"ssl:proto=tls1,certuser=dbg,port=5005",
                            "spipe:proto=tls1,certuser=dbg,pipe=rabbit"}) {
     absl::StatusOr<ServerSpec> spec = ParseServerSpec(text);
     ASSERT_TRUE(spec.ok()) << text << ": " << spec.status();

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "transports/com/com.h"
 #include "transports/npipe/npipe.h"
 #include "transports/tcp/tcp.h"
 
@@ -10,12 +11,12 @@ namespace dbgd::transports {
 namespace {
 
 // The transports this build has, one row each. Those of the grammar not
-// listed here answer UNIMPLEMENTED: com (issue #10), ssl and spipe
-// (issue #11).
+// listed here answer UNIMPLEMENTED: ssl and spipe (issue #11).
 const TransportOps* Find(Transport transport) {
   static const TransportOps* const kTable[] = {
       &NpipeTransport(),
       &TcpTransport(),
+      &ComTransport(),
   };
   for (const TransportOps* ops : kTable) {
     if (ops->transport == transport) return ops;

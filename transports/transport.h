@@ -43,7 +43,11 @@ class Stream {
   virtual void AsyncReadSome(asio::mutable_buffer buffer, IoHandler handler) = 0;
 
   // AsyncWrite writes all of `buffer`; the caller keeps it alive until the
-  // handler runs and issues one write at a time.
+  // handler runs and issues one write at a time. What is written is the
+  // protocol's stream framing (length-prefixed frames, as FrameConnection
+  // writes them): byte-stream transports carry any bytes, but a serial
+  // line sends each whole frame as one packet, so a frame's length above
+  // the 1 MiB limit fails the write (asio::error::message_size).
   virtual void AsyncWrite(asio::const_buffer buffer, IoHandler handler) = 0;
 
   // Close ends the stream in both directions. Idempotent.
@@ -95,6 +99,10 @@ class Listener {
 
   // endpoint: where the listener listens.
   virtual const Endpoint& endpoint() const = 0;
+
+  // damaged_packets: traffic the listener's link dropped as damaged so far
+  // (a serial line's noise); 0 where the transport cannot lose bytes.
+  virtual uint64_t damaged_packets() const { return 0; }
 };
 
 class Connector {

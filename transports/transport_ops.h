@@ -7,8 +7,8 @@
 // table and its row in the conformance suite (transports/conformance_test.cc).
 //
 // Thread-safety: TransportOps functions may be called from any thread.
-// TransportContext's options are constant; state a transport adds to it
-// (pipe names in use, shared COM lines) guards itself.
+// TransportContext's options are constant; Shared() may be called from any
+// thread, and the state a transport keeps there guards itself.
 
 #ifndef DBGD_TRANSPORTS_TRANSPORT_OPS_H_
 #define DBGD_TRANSPORTS_TRANSPORT_OPS_H_
@@ -17,11 +17,16 @@
 
 #include <memory>
 #include <string>
+#include <typeindex>
+#include <typeinfo>
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "asio/any_io_executor.hpp"
+#include "common/mutex.h"
 #include "protocol/frame_codec.h"
 #include "transports/spec.h"
 #include "transports/transport.h"
@@ -36,6 +41,10 @@ struct TransportOptions {
   // com: glob patterns of devices that may be opened besides the built-in
   // allow-list (issue #10).
   std::vector<std::string> com_allow;
+  // com: a client session on a channel ends after this long without a
+  // packet from its peer; each side sends a keepalive after a third of it
+  // without traffic of its own (docs/protocol.md §2.1).
+  absl::Duration com_idle_timeout = absl::Seconds(30);
   // ssl, spipe: the certificate stores (issue #11).
   std::string user_cert_dir;
   std::string machine_cert_dir;
@@ -57,9 +66,23 @@ class TransportContext {
   const asio::any_io_executor& io() const { return io_; }
   const TransportOptions& options() const { return options_; }
 
+  // Shared returns this context's one T, made on first use as T(*this): the
+  // registry a transport keeps for the whole daemon (the com transport's
+  // open lines, say). T guards its own state.
+  template <typename T>
+  T& Shared() {
+    MutexLock lock(&mu_);
+    std::shared_ptr<void>& slot = shared_[std::type_index(typeid(T))];
+    if (slot == nullptr) slot = std::make_shared<T>(*this);
+    return *static_cast<T*>(slot.get());
+  }
+
  private:
   const asio::any_io_executor io_;
   const TransportOptions options_;
+  Mutex mu_;
+  absl::flat_hash_map<std::type_index, std::shared_ptr<void>> shared_
+      ABSL_GUARDED_BY(mu_);
 };
 
 // TransportOps is one transport's row. `executor` is where the returned
