@@ -32,7 +32,7 @@ struct Port {
   std::string held;       // read, not forwarded: an unfinished packet
   bool reading = true;    // false once a read failed
   bool writing = true;    // false once a write failed
-  bool overran = false;   // a chunk was dropped for want of room
+  bool overran = false;   // dropping until the master takes the backlog
 
   // backlog is how many queued bytes the master has not taken yet.
   size_t backlog() const { return outgoing.size() - written; }
@@ -53,20 +53,20 @@ struct Port {
   }
 
   // Queue appends `bytes` to what goes to the master, unless writing has
-  // failed or the backlog would pass `limit` (then `bytes` are dropped).
+  // failed or the backlog would pass `limit`. Then this and everything
+  // queued after is dropped until the master has taken the whole backlog,
+  // so the master reads one gap, not a sieve.
   void Queue(const std::string& bytes, size_t limit) {
     if (!writing || bytes.empty()) return;
-    if (backlog() + bytes.size() > limit) {
-      if (!overran) {
-        std::fprintf(stderr,
-                     "NullModem %s: %zu bytes queued and not read; dropping "
-                     "what does not fit from now on\n",
-                     name.c_str(), backlog());
-      }
+    if (overran && backlog() == 0) overran = false;
+    if (!overran && backlog() + bytes.size() > limit) {
+      std::fprintf(stderr,
+                   "NullModem %s: %zu bytes queued and not read; dropping "
+                   "what comes until they are\n",
+                   name.c_str(), backlog());
       overran = true;
-      return;
     }
-    outgoing.append(bytes);
+    if (!overran) outgoing.append(bytes);
   }
 
   // Flush writes as much of the backlog as the master takes without

@@ -26,9 +26,9 @@
 //  - A to B is a broadcast: every B end receives everything A sends. Each B
 //    end has its own backlog, and the fastest B end paces the reading of A.
 //    A B end that reads slower, or not at all, has up to kBroadcastBacklog
-//    bytes queued for it in the relay; beyond that it misses whole chunks
-//    (like a receiver on a shared bus that overruns) rather than hold the
-//    others back.
+//    bytes queued for it in the relay; when that is full it misses what
+//    comes until it has read them all (like a receiver on a shared bus that
+//    overruns: one gap in its stream) rather than hold the others back.
 //  - B to A merges the B ends at packet boundaries: from each B end the
 //    relay forwards only up to and including the last 0x00 that end has
 //    sent, and holds the rest until its closing 0x00 arrives, so packets

@@ -7,13 +7,17 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <filesystem>
 #include <functional>
 #include <random>
 #include <string>
 #include <thread>
+#include <vector>
 
+#include "absl/status/status.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -343,6 +347,271 @@ TEST_F(NullModemTest,
 
   a_.Close();
   b_.Close();
+  EXPECT_EQ(OpenDescriptorCount(), descriptors_at_start_);
+}
+
+// FirstDifference is where `got` first differs from `want`, for messages.
+size_t FirstDifference(const std::string& got, const std::string& want) {
+  const size_t common = std::min(got.size(), want.size());
+  return std::mismatch(got.begin(), got.begin() + common, want.begin()).first -
+         got.begin();
+}
+
+// Body is a packet's contents as the Y cable tests send them: the writer's
+// tag (never 0x00), then `size` pseudo-random payload bytes, none 0x00.
+std::string Body(char tag, size_t size, std::mt19937& random) {
+  std::string body(1, tag);
+  for (size_t i = 0; i < size; ++i) {
+    body.push_back(static_cast<char>(1 + random() % 255));
+  }
+  return body;
+}
+
+// YCableTest gives each test a Y cable with two B ends and the test's own
+// port open on every end.
+class YCableTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<std::unique_ptr<NullModem>> modem = NullModem::CreateY(2);
+    ASSERT_TRUE(modem.ok()) << modem.status();
+    modem_ = *std::move(modem);
+    a_.Open(modem_->a());
+    b_[0].Open(modem_->b(0));
+    b_[1].Open(modem_->b(1));
+    ASSERT_TRUE(a_.is_open() && b_[0].is_open() && b_[1].is_open());
+  }
+
+  const int descriptors_at_start_ = OpenDescriptorCount();  // before Create
+  std::unique_ptr<NullModem> modem_;
+  Port a_;
+  Port b_[2];
+};
+
+TEST(NullModemYTest, CreateYMakesThatManyDistinctRawEnds) {
+  const absl::StatusOr<std::unique_ptr<NullModem>> none =
+      NullModem::CreateY(0);
+  EXPECT_EQ(none.status().code(), absl::StatusCode::kInvalidArgument);
+
+  absl::StatusOr<std::unique_ptr<NullModem>> modem = NullModem::CreateY(3);
+  ASSERT_TRUE(modem.ok()) << modem.status();
+  const NullModem& cable = **modem;
+  EXPECT_EQ(cable.b_ends(), 3);
+  EXPECT_EQ(&cable.b(), &cable.b(0));
+  std::vector<std::string> paths = {cable.a(), cable.b(0), cable.b(1),
+                                    cable.b(2)};
+  std::sort(paths.begin(), paths.end());
+  EXPECT_EQ(std::unique(paths.begin(), paths.end()), paths.end());
+  for (const std::string& path : paths) {
+    SCOPED_TRACE(path);
+    Port port;
+    port.Open(path);
+    ASSERT_TRUE(port.is_open());
+    struct termios attributes;
+    ASSERT_EQ(::tcgetattr(port.fd(), &attributes), 0);
+    EXPECT_EQ(attributes.c_lflag & (ICANON | ECHO | ISIG | IEXTEN), 0u);
+    EXPECT_EQ(attributes.c_cflag & (CLOCAL | CREAD), tcflag_t{CLOCAL | CREAD});
+  }
+}
+
+TEST_F(YCableTest, BytesFromAArriveAtEveryBEndCountedOnce) {
+  // No packet structure needed toward B: the broadcast is byte-exact.
+  const std::string bytes = AwkwardBytes() + Pattern(1024 * 1024, 6);
+  std::string at_b[2];
+  std::thread reader_0([&] { at_b[0] = b_[0].Read(bytes.size()); });
+  std::thread reader_1([&] { at_b[1] = b_[1].Read(bytes.size()); });
+  ASSERT_TRUE(a_.Write(bytes));
+  reader_0.join();
+  reader_1.join();
+  for (int i : {0, 1}) {
+    SCOPED_TRACE(i);
+    ASSERT_EQ(at_b[i].size(), bytes.size());
+    EXPECT_TRUE(at_b[i] == bytes)
+        << "differs first at byte " << FirstDifference(at_b[i], bytes);
+  }
+  EXPECT_TRUE(Counted([&] { return modem_->bytes_a_to_b(); }, bytes.size()));
+  // Nothing came back toward A.
+  EXPECT_EQ(a_.Read(1, absl::Milliseconds(100)), "");
+  EXPECT_EQ(modem_->bytes_b_to_a(), 0u);
+}
+
+TEST_F(YCableTest, FilterAppliesOnceBeforeTheBroadcastAndInjectionReachesAll) {
+  std::atomic<int> calls{0};
+  modem_->SetFilterAtoB([&calls](std::string chunk) {
+    ++calls;
+    for (char& c : chunk) c = static_cast<char>(c ^ 0x20);
+    return chunk;
+  });
+  ASSERT_TRUE(a_.Write("abc"));
+  EXPECT_EQ(b_[0].Read(3), "ABC");
+  EXPECT_EQ(b_[1].Read(3), "ABC");
+  EXPECT_TRUE(Counted([&] { return modem_->bytes_a_to_b(); }, 3));
+  modem_->SetFilterAtoB(nullptr);
+  ASSERT_TRUE(a_.Write("d"));
+  EXPECT_EQ(b_[0].Read(1), "d");
+  EXPECT_EQ(calls, 1);
+
+  modem_->InjectAtoB(std::string("\x00noise\x00", 7));
+  EXPECT_EQ(b_[0].Read(7), std::string("\x00noise\x00", 7));
+  EXPECT_EQ(b_[1].Read(8), std::string("d\x00noise\x00", 8));
+  EXPECT_TRUE(Counted([&] { return modem_->bytes_a_to_b(); }, 11));
+}
+
+TEST_F(YCableTest, TowardAAnUnfinishedPacketWaitsAndOthersGoFirstWhole) {
+  // Counted, as the filter runs on the relay thread.
+  std::atomic<int> chunks{0};
+  std::atomic<int> pieces_of_packets{0};
+  modem_->SetFilterBtoA([&](std::string chunk) {
+    ++chunks;
+    if (chunk.back() != '\0') ++pieces_of_packets;
+    for (char& c : chunk) {
+      if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+    }
+    return chunk;
+  });
+  const auto counted = [&] { return modem_->bytes_b_to_a(); };
+
+  // B0's packet is open: only its leading 0x00 goes on.
+  ASSERT_TRUE(b_[0].Write(std::string("\x00" "abc", 4)));
+  ASSERT_TRUE(Counted(counted, 1));
+  // B1's whole packet and an injected one overtake it.
+  ASSERT_TRUE(b_[1].Write(std::string("\x00xyz\x00", 5)));
+  ASSERT_TRUE(Counted(counted, 6));
+  modem_->InjectBtoA(std::string("\x00noise\x00", 7));
+  ASSERT_TRUE(Counted(counted, 13));
+  ASSERT_TRUE(b_[0].Write(std::string("def\x00", 4)));
+
+  EXPECT_EQ(a_.Read(20), std::string("\x00"
+                                     "\x00XYZ\x00"
+                                     "\x00noise\x00"
+                                     "ABCDEF\x00",
+                                     20));
+  EXPECT_TRUE(Counted(counted, 20));
+  // The filter saw the merged stream: whole packets, never a piece.
+  EXPECT_GE(chunks.load(), 3);
+  EXPECT_EQ(pieces_of_packets.load(), 0);
+}
+
+TEST_F(YCableTest, PacketsFromTwoBusyEndsReachAWholeAndInOrder) {
+  // Each writer sends many small packets and some of 100 KiB, written in
+  // a few pieces each, so that the relay reads them in pieces.
+  constexpr int kPackets = 1000;
+  std::vector<std::string> sent[2];
+  size_t total = 0;
+  for (int w : {0, 1}) {
+    std::mt19937 random(10 + w);
+    for (int k = 0; k < kPackets; ++k) {
+      const size_t size = k % 40 == 39 ? 100 * 1024 : random() % 300;
+      sent[w].push_back(Body(static_cast<char>(1 + w), size, random));
+      total += sent[w].back().size() + 2;
+    }
+  }
+
+  bool wrote[2] = {false, false};
+  std::vector<std::thread> writers;
+  for (int w : {0, 1}) {
+    writers.emplace_back([&, w] {
+      std::mt19937 random(20 + w);
+      for (const std::string& body : sent[w]) {
+        const std::string packet = std::string(1, '\0') + body + '\0';
+        const size_t cut_1 = random() % packet.size();
+        const size_t cut_2 = cut_1 + random() % (packet.size() - cut_1);
+        const absl::string_view view(packet);
+        if (!b_[w].Write(view.substr(0, cut_1)) ||
+            !b_[w].Write(view.substr(cut_1, cut_2 - cut_1)) ||
+            !b_[w].Write(view.substr(cut_2))) {
+          return;
+        }
+      }
+      wrote[w] = true;
+    });
+  }
+  const std::string at_a = a_.Read(total);
+  for (std::thread& writer : writers) writer.join();
+  EXPECT_TRUE(wrote[0]);
+  EXPECT_TRUE(wrote[1]);
+  ASSERT_EQ(at_a.size(), total);
+
+  size_t next[2] = {0, 0};
+  size_t pieces = 0;
+  for (absl::string_view piece :
+       absl::StrSplit(at_a, absl::ByChar('\0'), absl::SkipEmpty())) {
+    const int w = piece[0] - 1;
+    ASSERT_TRUE(w == 0 || w == 1) << "piece " << pieces << " has tag "
+                                  << static_cast<int>(piece[0]);
+    ASSERT_LT(next[w], sent[w].size()) << "piece " << pieces;
+    // Not EXPECT_EQ: a failure would print 100 KiB.
+    ASSERT_TRUE(piece == sent[w][next[w]])
+        << "piece " << pieces << " (" << piece.size() << " bytes) is not "
+        << "packet " << next[w] << " of writer " << w << " ("
+        << sent[w][next[w]].size() << " bytes)";
+    ++next[w];
+    ++pieces;
+  }
+  EXPECT_EQ(next[0], sent[0].size());
+  EXPECT_EQ(next[1], sent[1].size());
+  EXPECT_TRUE(Counted([&] { return modem_->bytes_b_to_a(); }, total));
+}
+
+TEST_F(YCableTest, AnEndThatDoesNotReadGetsTheBacklogAndHoldsNoOneBack) {
+  // B1 reads nothing while A sends more than the relay queues for it.
+  const size_t size = NullModem::kBroadcastBacklog + 2 * 1024 * 1024;
+  const std::string bytes = Pattern(size, 7);
+  bool wrote = false;
+  std::thread writer([&] { wrote = a_.Write(bytes); });
+  const std::string at_b0 = b_[0].Read(size);
+  writer.join();
+  EXPECT_TRUE(wrote);
+  ASSERT_EQ(at_b0.size(), size);
+  EXPECT_TRUE(at_b0 == bytes)
+      << "differs first at byte " << FirstDifference(at_b0, bytes);
+  EXPECT_TRUE(Counted([&] { return modem_->bytes_a_to_b(); }, size));
+
+  // B1 still flows toward A meanwhile.
+  ASSERT_TRUE(b_[1].Write(std::string("\x00up\x00", 4)));
+  EXPECT_EQ(a_.Read(4), std::string("\x00up\x00", 4));
+
+  // B1 gets what was queued for it, in order, then nothing of what came
+  // while its backlog was full: at least the stream's first
+  // kBroadcastBacklog bytes less a chunk (plus what the kernel buffered),
+  // never all.
+  const std::string at_b1 = b_[1].Read(size, absl::Seconds(2));
+  EXPECT_GE(at_b1.size(), NullModem::kBroadcastBacklog - 64 * 1024);
+  EXPECT_LT(at_b1.size(), size);
+  EXPECT_TRUE(bytes.compare(0, at_b1.size(), at_b1) == 0)
+      << "differs first at byte " << FirstDifference(at_b1, bytes);
+}
+
+TEST_F(YCableTest, DestructionWithTrafficInFlightIsQuickAndLeaksNoDescriptors) {
+  // A's writer is blocked behind B ends that do not read, the B ends'
+  // writers behind an A that does not read, each with a packet held open.
+  const std::string to_b = Pattern(kBigTransfer, 8);
+  std::mt19937 random(9);
+  // More than the relay holds of a packet before it gives up waiting for
+  // the end, and the kernel and A's backlog take.
+  const std::string to_a =
+      std::string(1, '\0') + Body(1, 2 * NullModem::kHoldLimit, random);
+  bool wrote_a = true;
+  bool wrote_b[2] = {true, true};
+  std::thread writer_a([&] { wrote_a = a_.Write(to_b); });
+  std::thread writer_b0([&] { wrote_b[0] = b_[0].Write(to_a); });
+  std::thread writer_b1([&] { wrote_b[1] = b_[1].Write(to_a); });
+  EXPECT_EQ(b_[0].Read(1000), to_b.substr(0, 1000));
+  absl::SleepFor(absl::Milliseconds(100));
+
+  const absl::Time start = absl::Now();
+  modem_.reset();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(1));
+  writer_a.join();
+  writer_b0.join();
+  writer_b1.join();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  EXPECT_FALSE(wrote_a);
+  EXPECT_FALSE(wrote_b[0]);
+  EXPECT_FALSE(wrote_b[1]);
+
+  a_.Close();
+  b_[0].Close();
+  b_[1].Close();
   EXPECT_EQ(OpenDescriptorCount(), descriptors_at_start_);
 }
 
