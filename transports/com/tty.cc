@@ -170,7 +170,7 @@ absl::StatusOr<OpenedLine> OpenLine(
   UniqueFd fd(
       ::open(device.c_str(), O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC));
   if (!fd.valid()) {
-    // EBUSY is a tty another process holds with TIOCEXCL.
+    // EBUSY is a tty another program holds with TIOCEXCL.
     if (errno == EBUSY) return InUse(device);
     return PosixError(absl::StrCat("port: cannot open ", device), errno);
   }
@@ -196,19 +196,12 @@ absl::StatusOr<OpenedLine> OpenLine(
   if (::tcflush(fd.get(), TCIOFLUSH) != 0) {
     return PosixError(absl::StrCat("port: cannot flush ", device), errno);
   }
-  // TIOCEXCL also refuses opens by programs that do not lock (minicom,
-  // screen) unless they have CAP_SYS_ADMIN. It outlives this descriptor
-  // while the tty has others, so it is set last: no failure after it needs
-  // to undo it, and CloseLine clears it.
-  if (::ioctl(fd.get(), TIOCEXCL) != 0) {
-    return PosixError(absl::StrCat("port: cannot take ", device), errno);
-  }
+  // No TIOCEXCL: it outlives a process that dies holding the line for as
+  // long as the tty has other descriptors (a PTY's, a getty's), and would
+  // lock every later client out. The flock goes with the process.
   return OpenedLine{fd.release(), *actual};
 }
 
-void CloseLine(int fd) {
-  ::ioctl(fd, TIOCNXCL);  // fails only for a descriptor that is no tty
-  ::close(fd);
-}
+void CloseLine(int fd) { ::close(fd); }
 
 }  // namespace dbgd::transports::com

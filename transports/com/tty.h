@@ -34,9 +34,11 @@ bool IsAllowedDevice(const std::string& path,
 
 // OpenedLine is a serial line ready for traffic.
 struct OpenedLine {
-  // fd is open O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC, holds an
-  // exclusive flock(2) on the device and has TIOCEXCL set. The caller owns
-  // it and lets it go with CloseLine.
+  // fd is open O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC and holds an
+  // exclusive flock(2) on the device, which goes with the descriptor (and
+  // with a process that dies). TIOCEXCL is not set: it would outlive a
+  // crashed holder while the tty has other descriptors. The caller owns
+  // the descriptor and lets it go with CloseLine.
   int fd;
   // baud is the output rate the tty holds, read back after setting it: a
   // UART's driver may round a requested rate to one its clock can make.
@@ -63,10 +65,7 @@ absl::StatusOr<OpenedLine> OpenLine(
     const std::string& device, uint32_t baud,
     const std::vector<std::string>& extra_globs);
 
-// CloseLine clears TIOCEXCL and closes `fd`, an OpenedLine's descriptor.
-// A plain close(2) would leave the tty exclusive for as long as any other
-// descriptor of it stays open elsewhere, and this daemon could not open it
-// again (without CAP_SYS_ADMIN) until then.
+// CloseLine lets go of `fd`, an OpenedLine's descriptor (and its lock).
 void CloseLine(int fd);
 
 }  // namespace dbgd::transports::com
