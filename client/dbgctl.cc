@@ -129,8 +129,12 @@ std::string ServerLine(const v1::Server& server) {
   if (server.state() == v1::Server::ENDED) {
     return absl::StrCat(server.id(), " - <Disabled, exit pending>");
   }
-  return absl::StrCat(server.id(), " - Debugger Server - ",
-                      server.actual_endpoint());
+  std::string line = absl::StrCat(server.id(), " - Debugger Server - ",
+                                  server.actual_endpoint());
+  if (server.damaged_packets() > 0) {
+    absl::StrAppend(&line, "  (", server.damaged_packets(), " damaged packets dropped)");
+  }
+  return line;
 }
 
 struct Context {

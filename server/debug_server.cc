@@ -253,6 +253,8 @@ v1::Server DebugServer::Describe() const {
   server.set_actual_endpoint(transports::DescribeEndpoint(spec_, endpoint_));
   server.set_connect_string(
       transports::ConnectStringFor(spec_, context_.advertise_host, endpoint_));
+  // The listener is made before the server is shared and never replaced.
+  if (listener_ != nullptr) server.set_damaged_packets(listener_->damaged_packets());
   MutexLock lock(&mu_);
   server.set_state(state_);
   server.set_state_message(state_message_);

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
+#include "absl/time/time.h"
 #include "absl/strings/str_cat.h"
 
 ABSL_FLAG(std::string, pipe_dir, "",
@@ -13,12 +14,17 @@ ABSL_FLAG(std::vector<std::string>, com_allow, {},
           "Comma-separated glob patterns of serial devices com: may open "
           "besides /dev/ttyS*, /dev/ttyUSB*, /dev/ttyACM* and /dev/pts/*.");
 
+ABSL_FLAG(absl::Duration, com_idle_timeout, absl::Seconds(30),
+          "A com session ends after this long without a packet from its peer "
+          "(each side sends keepalives after a third of it); 0 turns both off.");
+
 namespace dbgd::transports {
 
 TransportOptions TransportOptionsFromFlags() {
   TransportOptions options;
   options.pipe_dir = absl::GetFlag(FLAGS_pipe_dir);
   options.com_allow = absl::GetFlag(FLAGS_com_allow);
+  options.com_idle_timeout = absl::GetFlag(FLAGS_com_idle_timeout);
   return options;
 }
 

@@ -1,6 +1,6 @@
 // The command-line flags that configure transports, shared by the daemon
-// and dbgremote (both open pipes and serial lines): --pipe_dir and
-// --com_allow. The daemon adds --pipe_mode (the mode of sockets it serves)
+// and dbgremote (both open pipes and serial lines): --pipe_dir,
+// --com_allow and --com_idle_timeout. The daemon adds --pipe_mode (the mode of sockets it serves)
 // with ParsePipeMode.
 //
 // Thread-safety: call after absl::ParseCommandLine, from any thread.

@@ -15,7 +15,7 @@ using com::Lines;
 
 class ComListener final : public Listener {
  public:
-  ComListener(std::shared_ptr<Line> line, asio::any_io_executor executor,
+  ComListener(Line::Ref line, asio::any_io_executor executor,
               Endpoint endpoint)
       : line_(std::move(line)),
         executor_(std::move(executor)),
@@ -36,7 +36,7 @@ class ComListener final : public Listener {
   uint64_t damaged_packets() const override { return line_->damaged_packets(); }
 
  private:
-  const std::shared_ptr<Line> line_;
+  Line::Ref line_;
   const asio::any_io_executor executor_;
   const Endpoint endpoint_;
   bool closed_ = false;
@@ -44,7 +44,7 @@ class ComListener final : public Listener {
 
 class ComConnector final : public Connector {
  public:
-  ComConnector(std::shared_ptr<Line> line, asio::any_io_executor executor,
+  ComConnector(Line::Ref line, asio::any_io_executor executor,
                Endpoint endpoint)
       : line_(std::move(line)),
         executor_(std::move(executor)),
@@ -67,17 +67,16 @@ class ComConnector final : public Connector {
   }
 
  private:
-  const std::shared_ptr<Line> line_;
+  Line::Ref line_;
   const asio::any_io_executor executor_;
   const Endpoint endpoint_;
 };
 
 // Reach opens (or shares) the line of `device` and says where it is.
-absl::StatusOr<std::pair<std::shared_ptr<Line>, Endpoint>> Reach(
+absl::StatusOr<std::pair<Line::Ref, Endpoint>> Reach(
     TransportContext& context, const std::string& device, uint32_t baud,
     uint8_t channel) {
-  absl::StatusOr<std::shared_ptr<Line>> line =
-      context.Shared<Lines>().Get(device, baud);
+  absl::StatusOr<Line::Ref> line = context.Shared<Lines>().Get(device, baud);
   if (!line.ok()) return line.status();
   Endpoint endpoint{.device = device, .baud = (*line)->baud(), .channel = channel};
   return std::make_pair(*std::move(line), std::move(endpoint));

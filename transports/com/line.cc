@@ -41,7 +41,7 @@ struct Line::ChannelEnd {
 
 class Line::LineStream final : public Stream {
  public:
-  LineStream(std::shared_ptr<Line> line, std::shared_ptr<Link> link)
+  LineStream(Ref line, std::shared_ptr<Link> link)
       : line_(std::move(line)), link_(std::move(link)) {}
   ~LineStream() override { Close(); }
 
@@ -60,7 +60,7 @@ class Line::LineStream final : public Stream {
   asio::any_io_executor executor() override { return line_->io_; }
 
  private:
-  const std::shared_ptr<Line> line_;
+  const Ref line_;
   const std::shared_ptr<Link> link_;
 };
 
@@ -85,16 +85,59 @@ uint32_t LengthAt(const std::string& bytes, size_t at) {
 
 }  // namespace
 
-absl::StatusOr<std::shared_ptr<Line>> Line::Open(
-    asio::any_io_executor io, const std::string& device, uint32_t baud,
-    const std::vector<std::string>& allow, absl::Duration idle_timeout) {
+absl::StatusOr<Line::Ref> Line::Open(asio::any_io_executor io,
+                                     const std::string& device, uint32_t baud,
+                                     const std::vector<std::string>& allow,
+                                     absl::Duration idle_timeout) {
   absl::StatusOr<OpenedLine> opened = OpenLine(device, baud, allow);
   if (!opened.ok()) return opened.status();
   std::shared_ptr<Line> line(new Line(std::move(io), opened->fd, device, baud,
                                       opened->baud, idle_timeout));
   MutexLock lock(&line->mu_);
   line->StartRead();
-  return line;
+  return line->UseLocked();
+}
+
+Line::Ref& Line::Ref::operator=(Ref&& other) noexcept {
+  if (this != &other) {
+    Reset();
+    line_ = std::move(other.line_);
+  }
+  return *this;
+}
+
+void Line::Ref::Reset() {
+  if (line_ != nullptr) std::exchange(line_, nullptr)->Release();
+}
+
+std::optional<Line::Ref> Line::TryUse() {
+  MutexLock lock(&mu_);
+  if (closed_) return std::nullopt;
+  return UseLocked();
+}
+
+Line::Ref Line::UseLocked() {
+  ++users_;
+  return Ref(shared_from_this());
+}
+
+void Line::Release() {
+  MutexLock lock(&mu_);
+  if (--users_ == 0) Shutdown();
+}
+
+void Line::Shutdown() {
+  if (closed_) return;
+  closed_ = true;
+  std::error_code ignored;
+  ticker_.cancel();
+  port_.cancel(ignored);
+  CloseLine(port_.release());
+  for (Outgoing& outgoing : queue_) {
+    if (outgoing.done) outgoing.done(asio::error::operation_aborted);
+  }
+  queue_.clear();
+  writing_ = false;
 }
 
 Line::Line(asio::any_io_executor io, int fd, std::string device,
@@ -110,12 +153,10 @@ Line::Line(asio::any_io_executor io, int fd, std::string device,
       read_buffer_(std::make_shared<std::vector<char>>(64 * 1024)) {}
 
 Line::~Line() {
-  // No handler runs now: each holds the line while it runs. The ones still
-  // queued find it gone.
-  std::error_code ignored;
-  ticker_.cancel();
-  port_.cancel(ignored);
-  CloseLine(port_.release());
+  // Every Ref is gone, so Shutdown has run; handlers still queued find the
+  // line gone.
+  MutexLock lock(&mu_);
+  Shutdown();
 }
 
 // --- Reading ------------------------------------------------------------
@@ -131,14 +172,16 @@ void Line::StartRead() {
 
 void Line::OnRead(std::error_code error, size_t bytes) {
   MutexLock lock(&mu_);
-  if (error == asio::error::operation_aborted) return;
+  if (closed_ || error == asio::error::operation_aborted) return;
   if (error) {
     Fail(error);
     return;
   }
   reader_.Append(absl::string_view(read_buffer_->data(), bytes));
-  while (std::optional<Packet> packet = reader_.Next()) Route(*packet);
+  // Counted before the packets are handed on, so whoever reads a frame
+  // that came after some noise also sees the noise counted.
   damaged_.store(reader_.damaged());
+  while (std::optional<Packet> packet = reader_.Next()) Route(*packet);
   StartRead();
 }
 
@@ -246,8 +289,10 @@ void Line::SendControl(ControlOp op, uint8_t channel) {
 }
 
 void Line::Send(Outgoing outgoing) {
-  if (failed_) {
-    if (outgoing.done) outgoing.done(failed_);
+  if (failed_ || closed_) {
+    if (outgoing.done) {
+      outgoing.done(failed_ ? failed_ : asio::error::operation_aborted);
+    }
     return;
   }
   queue_.push_back(std::move(outgoing));
@@ -271,7 +316,7 @@ void Line::WriteNext() {
 
 void Line::OnWritten(std::error_code error) {
   MutexLock lock(&mu_);
-  if (queue_.empty()) return;  // failed meanwhile
+  if (closed_ || queue_.empty()) return;  // closed or failed meanwhile
   Outgoing written = std::move(queue_.front());
   queue_.pop_front();
   if (written.done) written.done(error);
@@ -297,6 +342,7 @@ void Line::StartTicker() {
 void Line::Tick() {
   MutexLock lock(&mu_);
   ticking_ = false;
+  if (closed_) return;
   const absl::Time now = absl::Now();
   bool sessions = false;
   std::vector<uint8_t> idle;
@@ -404,7 +450,7 @@ absl::StatusOr<std::unique_ptr<Stream>> Line::Join(uint8_t channel) {
 }
 
 std::unique_ptr<Stream> Line::MakeStream(std::shared_ptr<Link> link) {
-  return std::make_unique<LineStream>(shared_from_this(), std::move(link));
+  return std::make_unique<LineStream>(UseLocked(), std::move(link));
 }
 
 // --- A session's stream ----------------------------------------------------
@@ -511,8 +557,7 @@ void Line::Close(const std::shared_ptr<Link>& link) {
 
 Lines::Lines(TransportContext& context) : context_(context) {}
 
-absl::StatusOr<std::shared_ptr<Line>> Lines::Get(const std::string& device,
-                                                 uint32_t baud) {
+absl::StatusOr<Line::Ref> Lines::Get(const std::string& device, uint32_t baud) {
   // One line per device, however it is named.
   std::string key = device;
   if (char* real = realpath(device.c_str(), nullptr)) {
@@ -520,18 +565,24 @@ absl::StatusOr<std::shared_ptr<Line>> Lines::Get(const std::string& device,
     free(real);
   }
   MutexLock lock(&mu_);
-  if (std::shared_ptr<Line> open = lines_[key].lock()) {
-    if (open->requested_baud() != baud) {
+  std::optional<Line::Ref> open;
+  if (std::shared_ptr<Line> line = lines_[key].lock()) open = line->TryUse();
+  if (open.has_value()) {
+    if ((*open)->requested_baud() != baud) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "baud: ", device, " is already open at ", open->requested_baud(),
+          "baud: ", device, " is already open at ", (*open)->requested_baud(),
           " baud; every channel of a line uses its rate"));
     }
-    return open;
+    return *std::move(open);
   }
-  absl::StatusOr<std::shared_ptr<Line>> line =
+  absl::StatusOr<Line::Ref> line =
       Line::Open(context_.io(), device, baud, context_.options().com_allow,
                  context_.options().com_idle_timeout);
-  if (line.ok()) lines_[key] = *line;
+  if (!line.ok()) {
+    lines_.erase(key);
+    return line.status();
+  }
+  lines_[key] = (*line)->weak_from_this();
   return line;
 }
 

@@ -32,6 +32,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -54,12 +55,36 @@ enum class ControlOp : uint8_t { kOpen = 1, kClose = 2, kKeepalive = 3 };
 
 class Line final : public std::enable_shared_from_this<Line> {
  public:
+  // Ref is one use of a line (a listener, a connector, a stream): the line
+  // stays open while a Ref exists and closes its device the moment the
+  // last one goes, so the device is free again at once.
+  class Ref {
+   public:
+    Ref() = default;
+    Ref(Ref&& other) noexcept = default;
+    Ref& operator=(Ref&& other) noexcept;
+    ~Ref() { Reset(); }
+
+    Line* operator->() const { return line_.get(); }
+    Line& operator*() const { return *line_; }
+    void Reset();
+
+   private:
+    friend class Line;
+    explicit Ref(std::shared_ptr<Line> line) : line_(std::move(line)) {}
+    std::shared_ptr<Line> line_;
+  };
+
   // Open opens `device` at `baud` (tty.h's OpenLine: the allow-list, raw
   // 8N1, exclusive) and starts reading.
-  static absl::StatusOr<std::shared_ptr<Line>> Open(
-      asio::any_io_executor io, const std::string& device, uint32_t baud,
-      const std::vector<std::string>& allow, absl::Duration idle_timeout);
+  static absl::StatusOr<Ref> Open(asio::any_io_executor io,
+                                  const std::string& device, uint32_t baud,
+                                  const std::vector<std::string>& allow,
+                                  absl::Duration idle_timeout);
   ~Line();
+
+  // TryUse returns another use of the line, or nullopt once it has closed.
+  std::optional<Ref> TryUse() ABSL_LOCKS_EXCLUDED(mu_);
   Line(const Line&) = delete;
   Line& operator=(const Line&) = delete;
 
@@ -97,6 +122,11 @@ class Line final : public std::enable_shared_from_this<Line> {
 
   Line(asio::any_io_executor io, int fd, std::string device,
        uint32_t requested_baud, uint32_t baud, absl::Duration idle_timeout);
+
+  Ref UseLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Release() ABSL_LOCKS_EXCLUDED(mu_);
+  // Shutdown closes the device and cancels what is pending.
+  void Shutdown() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   void StartRead() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void OnRead(std::error_code error, size_t bytes) ABSL_LOCKS_EXCLUDED(mu_);
@@ -138,6 +168,8 @@ class Line final : public std::enable_shared_from_this<Line> {
   std::atomic<uint64_t> damaged_{0};
 
   Mutex mu_;
+  int users_ ABSL_GUARDED_BY(mu_) = 0;
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
   asio::posix::stream_descriptor port_ ABSL_GUARDED_BY(mu_);
   asio::steady_timer ticker_ ABSL_GUARDED_BY(mu_);
   bool ticking_ ABSL_GUARDED_BY(mu_) = false;
@@ -159,8 +191,7 @@ class Lines {
   // Get returns the open line for `device`, or opens it. A line already
   // open at another rate is INVALID_ARGUMENT naming baud: the channels of
   // one line share its rate.
-  absl::StatusOr<std::shared_ptr<Line>> Get(const std::string& device,
-                                            uint32_t baud);
+  absl::StatusOr<Line::Ref> Get(const std::string& device, uint32_t baud);
 
  private:
   TransportContext& context_;
