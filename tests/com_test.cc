@@ -27,13 +27,17 @@ using ::testing::Not;
 
 class ComTest : public ServerTest {
  protected:
-  ComTest() : cable_(*testing::NullModem::Create()) {}
+  // A Y cable: the daemon on end A, and two ends B so that two client
+  // processes can share the far side of the line (each opens its tty for
+  // itself alone).
+  ComTest() : cable_(*testing::NullModem::CreateY(2)) {}
 
   std::string ServerAt(int channel, const std::string& extra = "") const {
     return absl::StrCat("com:port=", cable_->a(), ",baud=115200,channel=", channel, extra);
   }
-  std::string ClientAt(int channel, const std::string& extra = "") const {
-    return absl::StrCat("com:port=", cable_->b(), ",baud=115200,channel=", channel, extra);
+  std::string ClientAt(int channel, const std::string& extra = "", int end = 0) const {
+    return absl::StrCat("com:port=", cable_->b(end), ",baud=115200,channel=", channel,
+                        extra);
   }
 
   // Once runs one command through `spec` and returns what dbgremote said.
@@ -58,6 +62,50 @@ TEST_F(ComTest, AGdbCommandRoundTripsAndTheServerIsListed) {
   Completed served = Once(ClientAt(1), "print 6*7");
   EXPECT_EQ(WEXITSTATUS(served.status), 0) << served.output;
   EXPECT_THAT(served.output, HasSubstr("$1 = 42"));
+}
+
+TEST_F(ComTest, TwoChannelsOfOneLineCarryTwoSessionsIndependently) {
+  StartDaemon();
+  Completed second = Ctl({"create-session", "--launch=" + Target(), "--", "loop"});
+  ASSERT_EQ(WEXITSTATUS(second.status), 0) << second.output;
+  Completed sessions = Ctl({"sessions"});
+  ASSERT_THAT(sessions.output, HasSubstr("sessions/2")) << sessions.output;
+  for (int i : {1, 2}) {
+    Completed made = Ctl({absl::StrCat("--session=sessions/", i), "create-server", ServerAt(i)});
+    ASSERT_EQ(WEXITSTATUS(made.status), 0) << made.output;
+  }
+  Completed listed = Ctl({"servers"});
+  EXPECT_THAT(listed.output, HasSubstr("Channel=1"));
+  EXPECT_THAT(listed.output, HasSubstr("Channel=2"));
+
+  // Two client processes, one per channel, each on its own end of the Y.
+  auto one = Remote(ClientAt(1, "", 0), "box\\one");
+  auto two = Remote(ClientAt(2, "", 1), "box\\two");
+  ASSERT_TRUE(one->WaitForOutput("(gdb)", absl::Seconds(20))) << one->output();
+  ASSERT_TRUE(two->WaitForOutput("(gdb)", absl::Seconds(20))) << two->output();
+  for (int i = 1; i <= 3; ++i) {
+    two->WriteStdin(absl::StrCat("print ", i, "+1000\n"));
+    one->WriteStdin(absl::StrCat("print ", i, "+2000\n"));
+    ASSERT_TRUE(one->WaitForOutput(absl::StrCat("$", i, " = ", i + 2000), absl::Seconds(20)))
+        << one->output();
+    ASSERT_TRUE(two->WaitForOutput(absl::StrCat("$", i, " = ", i + 1000), absl::Seconds(20)))
+        << two->output();
+  }
+  // Neither saw the other session.
+  EXPECT_THAT(one->output(), Not(HasSubstr("box\\two")));
+  EXPECT_THAT(one->output(), Not(HasSubstr("+1000")));
+  EXPECT_THAT(two->output(), Not(HasSubstr("+2000")));
+  Completed clients = Ctl({"clients"});
+  EXPECT_THAT(clients.output, HasSubstr("box\\one"));
+  EXPECT_THAT(clients.output, HasSubstr("box\\two"));
+
+  // One leaving does not disturb the other.
+  one->CloseStdin();
+  EXPECT_EQ(ExitCode(*one), 0) << one->output();
+  two->WriteStdin("print 99\n");
+  ASSERT_TRUE(two->WaitForOutput("$4 = 99", absl::Seconds(20))) << two->output();
+  two->CloseStdin();
+  EXPECT_EQ(ExitCode(*two), 0) << two->output();
 }
 
 TEST_F(ComTest, OneClientLeavesAndAnotherAttachesOnTheSameChannel) {
