@@ -3,6 +3,8 @@
 //
 //   dbgremote -remote tcp:server=HOST,port=P[,password=X][,ipversion=6]
 //   dbgremote -remote tcp:clicon=SERVER,port=51:60[,password=X]
+//   dbgremote -remote npipe:server=.,pipe=NAME[,password=X]
+//   dbgremote -remote com:port=DEVICE,baud=RATE,channel=N[,password=X]
 //
 // On a terminal the user types commands (libedit); otherwise stdin is a
 // script, one command a line, each sent once the previous one's output has
@@ -94,10 +96,15 @@ constexpr char kUsage[] =
     "[,ipversion=6]\n"
     "       dbgremote -remote tcp:clicon=SERVER,port=PORT[:LAST]"
     "[,password=P]\n"
+    "       dbgremote -remote npipe:server=.,pipe=NAME[,password=P]"
+    "    (--pipe_dir=DIR)\n"
+    "       dbgremote -remote com:port=DEVICE,baud=RATE,channel=N"
+    "[,password=P]\n"
     "       dbgremote -QR [\\\\]HOST[:PORT]    (search for servers on HOST)\n"
     "       dbgremote --discovery=ADDR -QR [HOST]\n"
     "Options: -c \"CMD1;CMD2\" --identity=HOST\\USER --settle=500ms\n"
-    "         --command_timeout=60s --wait=0\n"
+    "         --command_timeout=60s --wait=0 --pipe_dir=DIR --com_allow=GLOBS\n"
+    "         --com_idle_timeout=30s\n"
     "On a terminal: Ctrl+C breaks into the target, Ctrl+B or Ctrl+D leaves.\n"
     "Otherwise stdin is a script of commands, one a line.\n"
     "Exit codes: 0 done, 2 usage, 3 cannot connect, 4 authentication failed,\n"

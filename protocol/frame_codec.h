@@ -7,8 +7,9 @@
 // integer, followed by the serialized dbgd.v1.wire.Frame
 // (MakeLengthPrefixedCodec). A length over kMaxFrameBytes is a protocol
 // error: the reader refuses it as soon as the 4-byte header has arrived,
-// without buffering the body. Serial lines add COBS, a CRC-32 and a channel
-// byte (docs/protocol.md §2).
+// without buffering the body. On serial lines each such frame also travels
+// as one COBS packet with a channel byte and a CRC-32 (docs/protocol.md §2),
+// which the line itself adds and removes (transports/com/line.h).
 //
 // Thread-safety: the free functions and FrameCodec::Encode are thread-safe;
 // the decoding side of a codec, and a FrameDecoder, are not (one reader owns

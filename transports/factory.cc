@@ -75,8 +75,9 @@ absl::StatusOr<std::unique_ptr<Listener>> TransportFactory::AwaitServer(
 std::unique_ptr<protocol::FrameCodec> TransportFactory::MakeCodec(
     Transport transport, const Endpoint& endpoint) {
   const TransportOps* ops = Find(transport);
+  // No make_codec (or, against the REQUIRES, no row): the stream framing.
   if (ops == nullptr || ops->make_codec == nullptr) {
-    return protocol::MakeLengthPrefixedCodec();  // REQUIRES says it's built
+    return protocol::MakeLengthPrefixedCodec();
   }
   return ops->make_codec(endpoint);
 }

@@ -112,7 +112,9 @@ struct TransportOps {
       TransportContext& context, const ClientSpec& spec,
       asio::any_io_executor executor);
 
-  // make_codec: the framing of one link to or from `endpoint`.
+  // make_codec: the framing of one link to or from `endpoint`; null for the
+  // length-prefixed stream framing, which every transport built so far uses
+  // (a serial line packetizes those frames itself, com/line.h).
   std::unique_ptr<protocol::FrameCodec> (*make_codec)(const Endpoint& endpoint);
 };
 

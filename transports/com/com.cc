@@ -103,12 +103,6 @@ absl::StatusOr<std::unique_ptr<Connector>> Dial(TransportContext& context,
                                         std::move(endpoint));
 }
 
-// The line packetizes whole frames itself; above it, a session's stream
-// carries the plain stream framing.
-std::unique_ptr<protocol::FrameCodec> MakeCodec(const Endpoint&) {
-  return protocol::MakeLengthPrefixedCodec();
-}
-
 }  // namespace
 
 const TransportOps& ComTransport() {
@@ -118,7 +112,7 @@ const TransportOps& ComTransport() {
       .connect_out = nullptr,
       .dial = &Dial,
       .await_server = nullptr,
-      .make_codec = &MakeCodec,
+      .make_codec = nullptr,  // the stream framing
   };
   return kOps;
 }

@@ -204,6 +204,24 @@ class ComTest : public ::testing::Test {
     EXPECT_TRUE(done.WaitForNotificationWithTimeout(kTimeout));
     return result;
   }
+  // RawSession: a server on `channel` with a session that a raw far end
+  // opened.
+  struct RawSession {
+    std::unique_ptr<Listener> listener;
+    std::unique_ptr<RawEnd> far;
+    StreamPtr server;
+  };
+  RawSession OpenRaw(uint8_t channel) {
+    RawSession session{MustServe(channel), std::make_unique<RawEnd>(cable_->b()), nullptr};
+    if (session.listener == nullptr) return session;
+    std::shared_ptr<Pending> accepted = Accept(*session.listener);
+    session.far->Control(com::ControlOp::kOpen, channel);
+    absl::StatusOr<StreamPtr> server = accepted->Wait();
+    EXPECT_TRUE(server.ok()) << server.status();
+    if (server.ok()) session.server = *std::move(server);
+    return session;
+  }
+
   void CloseOnStrand(Listener& listener) {
     Notification done;
     asio::post(strand_, [&] {
@@ -255,13 +273,11 @@ TEST_F(ComTest, TwoChannelsOfOneLineCarryTwoSessionsIndependently) {
 }
 
 TEST_F(ComTest, NoiseCostsOnlyTheDamagedFramesAndIsCounted) {
-  std::unique_ptr<Listener> listener = MustServe(3);
-  ASSERT_NE(listener, nullptr);
-  std::shared_ptr<Pending> accepted = Accept(*listener);
-  RawEnd far(cable_->b());
-  far.Control(com::ControlOp::kOpen, 3);
-  absl::StatusOr<StreamPtr> server = accepted->Wait();
-  ASSERT_TRUE(server.ok()) << server.status();
+  RawSession session = OpenRaw(3);
+  ASSERT_NE(session.server, nullptr);
+  Listener* listener = session.listener.get();
+  RawEnd& far = *session.far;
+  StreamPtr* server = &session.server;
 
   std::mt19937 random(7);
   int damaged = 0;
@@ -313,15 +329,13 @@ TEST_F(ComTest, AClientLeavesAndAnotherAttachesOnTheSameChannel) {
 }
 
 TEST_F(ComTest, ARestartedClientTakesItsChannelBack) {
-  std::unique_ptr<Listener> listener = MustServe(5);
-  ASSERT_NE(listener, nullptr);
-  std::shared_ptr<Pending> accepted = Accept(*listener);
-  RawEnd far(cable_->b());
-  far.Control(com::ControlOp::kOpen, 5);
-  absl::StatusOr<StreamPtr> old_session = accepted->Wait();
-  ASSERT_TRUE(old_session.ok()) << old_session.status();
+  RawSession session = OpenRaw(5);
+  ASSERT_NE(session.server, nullptr);
+  Listener* listener = session.listener.get();
+  RawEnd& far = *session.far;
+  StreamPtr* old_session = &session.server;
 
-  accepted = Accept(*listener);
+  std::shared_ptr<Pending> accepted = Accept(*listener);
   far.Control(com::ControlOp::kOpen, 5);  // no CLOSE: it crashed
   EXPECT_EQ(ReadSome(**old_session).error, asio::error::eof);
   absl::StatusOr<StreamPtr> new_session = accepted->Wait();
@@ -407,13 +421,11 @@ TEST_F(ComTest, TheEndpointShowsTheRateTheTtyHolds) {
 }
 
 TEST_F(ComTest, WritesCarryWholeFramesAndRefuseOversizedOnes) {
-  std::unique_ptr<Listener> listener = MustServe(10);
-  ASSERT_NE(listener, nullptr);
-  std::shared_ptr<Pending> accepted = Accept(*listener);
-  RawEnd far(cable_->b());
-  far.Control(com::ControlOp::kOpen, 10);
-  absl::StatusOr<StreamPtr> server = accepted->Wait();
-  ASSERT_TRUE(server.ok()) << server.status();
+  RawSession session = OpenRaw(10);
+  ASSERT_NE(session.server, nullptr);
+  Listener* listener = session.listener.get();
+  RawEnd& far = *session.far;
+  StreamPtr* server = &session.server;
   // A frame split over two writes goes out as one packet.
   const std::string frame = Framed("split");
   ASSERT_FALSE(Write(**server, frame.substr(0, 3)));
@@ -433,13 +445,11 @@ class ComIdleTest : public ComTest {
 };
 
 TEST_F(ComIdleTest, ASilentClientsSessionEndsAndKeepalivesKeepALiveOneGoing) {
-  std::unique_ptr<Listener> listener = MustServe(11);
-  ASSERT_NE(listener, nullptr);
-  std::shared_ptr<Pending> accepted = Accept(*listener);
-  RawEnd far(cable_->b());
-  far.Control(com::ControlOp::kOpen, 11);
-  absl::StatusOr<StreamPtr> server = accepted->Wait();
-  ASSERT_TRUE(server.ok()) << server.status();
+  RawSession session = OpenRaw(11);
+  ASSERT_NE(session.server, nullptr);
+  Listener* listener = session.listener.get();
+  RawEnd& far = *session.far;
+  StreamPtr* server = &session.server;
 
   // While the far end keeps sending keepalives, the session lasts well past
   // the idle time; and the server sends keepalives of its own.

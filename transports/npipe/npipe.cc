@@ -351,10 +351,6 @@ absl::StatusOr<std::unique_ptr<Connector>> Dial(TransportContext& context,
                                           spec.pipe);
 }
 
-std::unique_ptr<protocol::FrameCodec> MakeCodec(const Endpoint&) {
-  return protocol::MakeLengthPrefixedCodec();
-}
-
 }  // namespace
 
 const TransportOps& NpipeTransport() {
@@ -364,7 +360,7 @@ const TransportOps& NpipeTransport() {
       .connect_out = nullptr,
       .dial = &Dial,
       .await_server = nullptr,
-      .make_codec = &MakeCodec,
+      .make_codec = nullptr,  // the stream framing
   };
   return kOps;
 }

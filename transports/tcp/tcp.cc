@@ -285,10 +285,6 @@ absl::StatusOr<std::unique_ptr<Listener>> AwaitServer(
                    spec.ip_version);
 }
 
-std::unique_ptr<protocol::FrameCodec> MakeCodec(const Endpoint&) {
-  return protocol::MakeLengthPrefixedCodec();
-}
-
 }  // namespace
 
 const TransportOps& TcpTransport() {
@@ -298,7 +294,7 @@ const TransportOps& TcpTransport() {
       .connect_out = &ConnectOut,
       .dial = &Dial,
       .await_server = &AwaitServer,
-      .make_codec = &MakeCodec,
+      .make_codec = nullptr,  // the stream framing
   };
   return kOps;
 }
