@@ -3,8 +3,7 @@
 //
 //   dbgremote -remote tcp:server=HOST,port=P[,password=X][,ipversion=6]
 //   dbgremote -remote tcp:clicon=SERVER,port=51:60[,password=X]
-//   dbgremote -remote npipe:server=.,pipe=NAME[,password=X]
-//   dbgremote -remote com:port=DEVICE,baud=RATE,channel=N[,password=X]
+//   (every form: transports::RemoteFormsUsage)
 //
 // On a terminal the user types commands (libedit); otherwise stdin is a
 // script, one command a line, each sent once the previous one's output has
@@ -90,16 +89,10 @@ using dbgd::client::RemoteClient;
 using dbgd::client::RemoteOptions;
 using dbgd::client::ScriptReader;
 
-constexpr char kUsage[] =
+constexpr char kUsageHead[] =
     "dbgremote: join a dbgd debugging session (like windbg -remote).\n"
-    "Usage: dbgremote -remote tcp:server=HOST,port=PORT[,password=P]"
-    "[,ipversion=6]\n"
-    "       dbgremote -remote tcp:clicon=SERVER,port=PORT[:LAST]"
-    "[,password=P]\n"
-    "       dbgremote -remote npipe:server=.,pipe=NAME[,password=P]"
-    "    (--pipe_dir=DIR)\n"
-    "       dbgremote -remote com:port=DEVICE,baud=RATE,channel=N"
-    "[,password=P]\n"
+    "Usage:\n";
+constexpr char kUsageTail[] =
     "       dbgremote -QR [\\\\]HOST[:PORT]    (search for servers on HOST)\n"
     "       dbgremote --discovery=ADDR -QR [HOST]\n"
     "Options: -c \"CMD1;CMD2\" --identity=HOST\\USER --settle=500ms\n"
@@ -109,6 +102,13 @@ constexpr char kUsage[] =
     "Otherwise stdin is a script of commands, one a line.\n"
     "Exit codes: 0 done, 2 usage, 3 cannot connect, 4 authentication failed,\n"
     "            5 protocol error, 6 the session ended or we were let go.\n";
+
+// Usage: the -remote forms come from the transports this build has.
+std::string Usage() {
+  return absl::StrCat(kUsageHead,
+                      dbgd::transports::RemoteFormsUsage("       dbgremote"),
+                      kUsageTail);
+}
 
 // Pacing is how long a command's output may take to settle.
 struct Pacing {
@@ -129,7 +129,7 @@ int Exit(const Ending& ending) {
 }
 
 int UsageError(const std::string& message) {
-  std::fprintf(stderr, "dbgremote: %s\n\n%s", message.c_str(), kUsage);
+  std::fprintf(stderr, "dbgremote: %s\n\n%s", message.c_str(), Usage().c_str());
   return static_cast<int>(ExitCode::kUsage);
 }
 
@@ -289,7 +289,7 @@ Ending RunInteractive(RemoteClient& client, Console& console,
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(kUsage);
+  absl::SetProgramUsageMessage(Usage());
   if (const QueryArgument query = FindQuery(argc, argv); query.index > 0) {
     return Search(argc, argv, query);
   }

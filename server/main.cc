@@ -88,9 +88,6 @@ ABSL_FLAG(absl::Duration, auth_failure_window, absl::Minutes(5),
           "See --auth_max_failures.");
 ABSL_FLAG(absl::Duration, auth_lockout, absl::Seconds(60),
           "See --auth_max_failures.");
-ABSL_FLAG(std::string, pipe_mode, "0600",
-          "Octal mode of the npipe sockets this daemon serves (see "
-          "--pipe_dir).");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(3),
           "On SIGTERM/SIGINT, how long running calls may take before they "
           "are cancelled.");
@@ -185,11 +182,10 @@ int main(int argc, char** argv) {
   options.control.token_file = absl::GetFlag(FLAGS_control_token_file);
   options.control.insecure = absl::GetFlag(FLAGS_insecure_control);
   options.servers.advertise_host = absl::GetFlag(FLAGS_advertise_host);
-  options.servers.transports = dbgd::transports::TransportOptionsFromFlags();
-  absl::StatusOr<mode_t> pipe_mode =
-      dbgd::transports::ParsePipeMode(absl::GetFlag(FLAGS_pipe_mode));
-  if (!pipe_mode.ok()) return Fail(pipe_mode.status());
-  options.servers.transports.pipe_mode = *pipe_mode;
+  absl::StatusOr<dbgd::transports::TransportOptions> transports =
+      dbgd::transports::ServerTransportOptionsFromFlags();
+  if (!transports.ok()) return Fail(transports.status());
+  options.servers.transports = *std::move(transports);
   options.discovery.registry = absl::GetFlag(FLAGS_registry);
   options.discovery.registry_ttl = absl::GetFlag(FLAGS_registry_ttl);
   options.discovery.listen = absl::GetFlag(FLAGS_discovery_listen);

@@ -71,8 +71,7 @@ class ServerManager {
   SessionManager& sessions_;
   EventBus& events_;
   protocol::AuthThrottle throttle_;
-  // The daemon's transports and the state they share (pipe names, COM
-  // lines, certificate stores).
+  // The daemon's transports and the state they share.
   transports::TransportFactory transports_;
   DebugServerContext context_;
   uint64_t subscription_ = 0;

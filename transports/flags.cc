@@ -28,6 +28,18 @@ TransportOptions TransportOptionsFromFlags() {
   return options;
 }
 
+std::string RemoteFormsUsage(absl::string_view program) {
+  static constexpr const char* kForms[] = {
+      "tcp:server=HOST,port=PORT[,password=P][,ipversion=6]",
+      "tcp:clicon=SERVER,port=PORT[:LAST][,password=P]",
+      "npipe:server=.,pipe=NAME[,password=P]    (--pipe_dir=DIR)",
+      "com:port=DEVICE,baud=RATE,channel=N[,password=P]",
+  };
+  std::string text;
+  for (const char* form : kForms) absl::StrAppend(&text, program, " -remote ", form, "\n");
+  return text;
+}
+
 absl::StatusOr<mode_t> ParsePipeMode(absl::string_view text) {
   mode_t mode = 0;
   bool valid = !text.empty() && text.size() <= 4;

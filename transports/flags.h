@@ -1,7 +1,7 @@
-// The command-line flags that configure transports, shared by the daemon
-// and dbgremote (both open pipes and serial lines): --pipe_dir,
-// --com_allow and --com_idle_timeout. The daemon adds --pipe_mode (the mode of sockets it serves)
-// with ParsePipeMode.
+// The command-line flags that configure transports: --pipe_dir,
+// --com_allow and --com_idle_timeout, shared by the daemon and dbgremote
+// (both open pipes and serial lines; //transports:flags), and --pipe_mode,
+// the mode of the sockets a daemon serves (//transports:server_flags).
 //
 // Thread-safety: call after absl::ParseCommandLine, from any thread.
 
@@ -9,6 +9,8 @@
 #define DBGD_TRANSPORTS_FLAGS_H_
 
 #include <sys/types.h>
+
+#include <string>
 
 #include "absl/strings/string_view.h"
 
@@ -20,6 +22,15 @@ namespace dbgd::transports {
 // TransportOptionsFromFlags: the options the shared flags set; pipe_mode
 // is left at its default.
 TransportOptions TransportOptionsFromFlags();
+
+// ServerTransportOptionsFromFlags: TransportOptionsFromFlags plus
+// --pipe_mode; INVALID_ARGUMENT naming the flag when it is not a mode.
+// Defined by //transports:server_flags, which the daemon links.
+absl::StatusOr<TransportOptions> ServerTransportOptionsFromFlags();
+
+// RemoteFormsUsage: the `-remote` forms of the transports this build has,
+// one usage line each after `program` ("dbgremote -remote tcp:server=…").
+std::string RemoteFormsUsage(absl::string_view program);
 
 // ParsePipeMode reads an octal socket mode such as "0660" or "600".
 // INVALID_ARGUMENT naming --pipe_mode unless it is octal and at most 0777.
