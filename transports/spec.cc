@@ -86,6 +86,18 @@ absl::Status ParseSharedFields(const RawOptions& raw, Spec& spec) {
     if (!cert.ok()) return cert.status();
     spec.cert = *std::move(cert);
   }
+  // The row lets only servers give clientca= and only clients clientcert=.
+  constexpr bool kServer = std::is_same_v<Spec, ServerSpec>;
+  constexpr Key kNamed = kServer ? grammar::kClientCa : grammar::kClientCert;
+  if (raw.has(kNamed)) {
+    absl::StatusOr<CertRef> named = grammar::ParseCert(kNamed, *raw.values[kNamed]);
+    if (!named.ok()) return named.status();
+    if constexpr (kServer) {
+      spec.client_ca = std::move(named->name);
+    } else {
+      spec.client_cert = std::move(named->name);
+    }
+  }
   if (raw.has(grammar::kPassword)) {
     const absl::string_view password = *raw.values[grammar::kPassword];
     if (absl::Status s = grammar::ValidatePassword(password); !s.ok()) {

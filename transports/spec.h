@@ -90,6 +90,10 @@ struct ServerSpec {
   // ssl, spipe.
   std::optional<TlsProtocol> tls_protocol;
   std::optional<CertRef> cert;
+  // `clientca=` (a Linux extension): clients must present a certificate
+  // issued by this CA, from the same store as `cert`; empty: no client
+  // certificates asked for.
+  std::string client_ca;
 
   bool hidden = false;
   bool icf_enable = false;
@@ -120,7 +124,13 @@ struct ClientSpec {
   uint8_t channel = 0;
 
   std::optional<TlsProtocol> tls_protocol;  // ssl, spipe: required
-  std::optional<CertRef> cert;              // ssl, spipe: optional
+  // ssl, spipe: what the server is verified against (its pinned
+  // certificate, or a CA that issued it); none: the system's CAs.
+  std::optional<CertRef> cert;
+  // `clientcert=` (a Linux extension): the client's own certificate and key,
+  // for servers with `clientca=`; from the store of `cert` (the user store
+  // when `cert` is not given).
+  std::string client_cert;
 
   IpVersion ip_version = IpVersion::kAny;
   std::string password;

@@ -127,6 +127,8 @@ std::string FormatServerSpec(const ServerSpec& spec, PasswordDisplay password) {
                       return PasswordValue(spec.password, password);
                     case grammar::kIcfEnable:
                       return Flag(spec.icf_enable);
+                    case grammar::kClientCa:
+                      return If(!spec.client_ca.empty(), spec.client_ca);
                     default:
                       return SharedValue(spec, key);
                   }
@@ -147,6 +149,8 @@ std::string FormatClientSpec(const ClientSpec& spec, PasswordDisplay password) {
                       return If(reverse, spec.server);
                     case grammar::kPassword:
                       return PasswordValue(spec.password, password);
+                    case grammar::kClientCert:
+                      return If(!spec.client_cert.empty(), spec.client_cert);
                     default:
                       return SharedValue(spec, key);
                   }
@@ -173,6 +177,8 @@ std::string FormatEndpoint(const ServerSpec& spec, uint16_t actual_port,
             return If(spec.reverse(), spec.clicon);
           case grammar::kPassword:
             return PasswordValue(spec.password, PasswordDisplay::kMask);
+          case grammar::kClientCa:
+            return If(!spec.client_ca.empty(), spec.client_ca);
           default:
             break;
         }

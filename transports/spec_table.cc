@@ -32,6 +32,8 @@ constexpr std::array<KeyInfo, kKeyCount> kKeys = {{
     {"password", "password", "Password", false},
     {"ipversion", "ipversion", "IpVersion", false},
     {"icfenable", "IcfEnable", "", true},
+    {"clientca", "clientca", "ClientCa", false},
+    {"clientcert", "clientcert", "", false},
 }};
 
 constexpr Requirement Plain(Key key) { return {key, key, {}, {}}; }
@@ -60,19 +62,19 @@ constexpr Key kComClient[] = {kPort, kBaud, kChannel, kPassword};
 constexpr Requirement kComNeeds[] = {Plain(kPort), Plain(kBaud),
                                      Plain(kChannel)};
 
-constexpr Key kSpipeServer[] = {kProto, kCertUser, kMachUser,
-                                kPipe,  kHidden,   kPassword};
-constexpr Key kSpipeClient[] = {kProto,  kCertUser, kMachUser,
-                                kServer, kPipe,     kPassword};
+constexpr Key kSpipeServer[] = {kProto,  kCertUser, kMachUser, kPipe,
+                                kHidden, kPassword, kClientCa};
+constexpr Key kSpipeClient[] = {kProto, kCertUser, kMachUser,  kServer,
+                                kPipe,  kPassword, kClientCert};
 constexpr Requirement kSpipeServerNeeds[] = {Plain(kProto), Plain(kPipe),
                                              kServerCert};
 constexpr Requirement kSpipeClientNeeds[] = {Plain(kProto), Plain(kServer),
                                              Plain(kPipe)};
 
 constexpr Key kSslServer[] = {kProto,  kCertUser, kMachUser, kPort,
-                              kClicon, kHidden,   kPassword};
+                              kClicon, kHidden,   kPassword, kClientCa};
 constexpr Key kSslClient[] = {kProto,  kCertUser, kMachUser, kServer,
-                              kClicon, kPort,     kPassword};
+                              kClicon, kPort,     kPassword, kClientCert};
 constexpr Requirement kSslServerNeeds[] = {Plain(kProto), Plain(kPort),
                                            kServerCert};
 constexpr Requirement kSslClientNeeds[] = {Plain(kProto), kServerOrClicon,

@@ -40,6 +40,8 @@ enum Key : int {
   kPassword,
   kIpVersion,
   kIcfEnable,
+  kClientCa,    // Linux extension: ssl/spipe servers require client certs
+  kClientCert,  // Linux extension: the certificate an ssl/spipe client shows
   kKeyCount,
 };
 

@@ -605,6 +605,40 @@ TEST(ServerSpecFieldsTest, SslCertificateAndProtocol) {
   EXPECT_EQ(spec->tls_protocol, TlsProtocol::kTls12);
 }
 
+TEST(ServerSpecFieldsTest, ClientCaIsALinuxExtensionOfTlsServers) {
+  absl::StatusOr<ServerSpec> spec = ParseServerSpec(
+      "ssl:proto=tls1,certuser=srv,port=5005,ClientCA=Team CA");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->client_ca, "Team CA");
+  EXPECT_EQ(FormatServerSpec(*spec),
+            "ssl:proto=tls1,certuser=srv,port=5005,clientca=Team CA");
+  EXPECT_EQ(FormatEndpoint(*spec),
+            "ssl:Proto=tls1,CertUser=srv,Port=5005,ClientCa=Team CA");
+  EXPECT_EQ(ParseServerSpec(FormatServerSpec(*spec)).value_or(ServerSpec{}), *spec);
+  spec = ParseServerSpec("spipe:proto=tls1,machuser=srv,pipe=p,clientca=ca");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->client_ca, "ca");
+
+  for (const char* bad : {"tcp:port=5005,clientca=ca",
+                          "ssl:proto=tls1,certuser=srv,port=5005,clientcert=me",
+                          "ssl:proto=tls1,certuser=srv,port=5005,clientca=a\"b"}) {
+    absl::StatusOr<ServerSpec> refused = ParseServerSpec(bad);
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_THAT(refused.status().message(), HasSubstr("client")) << bad;
+  }
+}
+
+TEST(ClientSpecFieldsTest, ClientCertIsALinuxExtensionOfTlsClients) {
+  absl::StatusOr<ClientSpec> spec =
+      ParseClientSpec("ssl:proto=tls1,certuser=ca,server=box,port=443,clientcert=alice");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->client_cert, "alice");
+  EXPECT_EQ(FormatClientSpec(*spec),
+            "ssl:proto=tls1,certuser=ca,server=box,port=443,clientcert=alice");
+  EXPECT_FALSE(ParseClientSpec("ssl:proto=tls1,server=box,port=443,clientca=ca").ok());
+  EXPECT_FALSE(ParseClientSpec("tcp:server=box,port=443,clientcert=alice").ok());
+}
+
 TEST(ServerSpecFieldsTest, ComMapsToTty) {
   absl::StatusOr<ServerSpec> spec =
       ParseServerSpec("com:port=com10,baud=1234567,channel=254");
