@@ -162,6 +162,25 @@ class NpipeConnector final : public Connector {
   std::shared_ptr<stream_protocol::socket> socket_;  // the attempt's
 };
 
+// NotedListener is a listener whose endpoint carries a note about how it
+// was set up.
+class NotedListener final : public Listener {
+ public:
+  NotedListener(std::unique_ptr<Listener> inner, std::string note)
+      : inner_(std::move(inner)), endpoint_(inner_->endpoint()) {
+    endpoint_.note = std::move(note);
+  }
+  void AsyncAccept(StreamHandler handler) override {
+    inner_->AsyncAccept(std::move(handler));
+  }
+  void Close() override { inner_->Close(); }
+  const Endpoint& endpoint() const override { return endpoint_; }
+
+ private:
+  const std::unique_ptr<Listener> inner_;
+  Endpoint endpoint_;
+};
+
 // SocketPath joins `dir` and `pipe`, or says why the result cannot be a
 // socket's address.
 absl::StatusOr<std::string> SocketPath(const std::string& dir,
@@ -313,42 +332,19 @@ absl::StatusOr<Bound> Claim(asio::any_io_executor executor,
 absl::StatusOr<std::unique_ptr<Listener>> Listen(TransportContext& context,
                                                  const ServerSpec& spec,
                                                  asio::any_io_executor executor) {
-  absl::StatusOr<std::string> pipe = ExpandPipeName(spec.pipe, getpid(), gettid());
-  if (!pipe.ok()) return pipe.status();
-  if (absl::Status valid = ValidatePipeName(*pipe, PipeNameForm::kExpanded);
-      !valid.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(valid.message(), " (after expanding ", spec.pipe, ")"));
-  }
-  const std::string dir = PipeDirOf(context.options());
-  absl::StatusOr<Bound> bound =
-      Claim(std::move(executor), dir, *pipe, context.options().pipe_mode);
-  if (!bound.ok()) return bound.status();
-  Endpoint endpoint{.pipe = *pipe};
-  if (spec.icf_enable) {
-    endpoint.note =
-        "IcfEnable does not apply to npipe: a local socket is not reached "
-        "through the firewall, so no rule was added";
-  }
-  return std::make_unique<NpipeListener>(
-      std::move(bound->acceptor), context.io(), std::move(endpoint),
-      absl::StrCat(dir, "/", *pipe), bound->id);
+  absl::StatusOr<std::unique_ptr<Listener>> listener =
+      ListenNpipe(context, spec.pipe, std::move(executor));
+  if (!listener.ok() || !spec.icf_enable) return listener;
+  return std::make_unique<NotedListener>(
+      *std::move(listener),
+      "IcfEnable does not apply to npipe: a local socket is not reached "
+      "through the firewall, so no rule was added");
 }
 
 absl::StatusOr<std::unique_ptr<Connector>> Dial(TransportContext& context,
                                                 const ClientSpec& spec,
                                                 asio::any_io_executor executor) {
-  if (!IsThisHost(spec.server)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "server: npipe reaches pipes on this host only, and ", spec.server,
-        " is another host; use tcp: or ssl: to reach it"));
-  }
-  const std::string dir = PipeDirOf(context.options());
-  if (absl::StatusOr<std::string> path = SocketPath(dir, spec.pipe); !path.ok()) {
-    return path.status();
-  }
-  return std::make_unique<NpipeConnector>(std::move(executor), context.io(), dir,
-                                          spec.pipe);
+  return DialNpipe(context, spec.server, spec.pipe, std::move(executor));
 }
 
 }  // namespace
@@ -363,6 +359,41 @@ const TransportOps& NpipeTransport() {
       .make_codec = nullptr,  // the stream framing
   };
   return kOps;
+}
+
+absl::StatusOr<std::unique_ptr<Listener>> ListenNpipe(
+    TransportContext& context, const std::string& pipe_template,
+    asio::any_io_executor executor) {
+  absl::StatusOr<std::string> pipe = ExpandPipeName(pipe_template, getpid(), gettid());
+  if (!pipe.ok()) return pipe.status();
+  if (absl::Status valid = ValidatePipeName(*pipe, PipeNameForm::kExpanded);
+      !valid.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(valid.message(), " (after expanding ", pipe_template, ")"));
+  }
+  const std::string dir = PipeDirOf(context.options());
+  absl::StatusOr<Bound> bound =
+      Claim(std::move(executor), dir, *pipe, context.options().pipe_mode);
+  if (!bound.ok()) return bound.status();
+  return std::make_unique<NpipeListener>(
+      std::move(bound->acceptor), context.io(), Endpoint{.pipe = *pipe},
+      absl::StrCat(dir, "/", *pipe), bound->id);
+}
+
+absl::StatusOr<std::unique_ptr<Connector>> DialNpipe(
+    TransportContext& context, const std::string& server,
+    const std::string& pipe, asio::any_io_executor executor) {
+  if (!IsThisHost(server)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "server: pipes are reached on this host only, and ", server,
+        " is another host; use tcp: or ssl: to reach it"));
+  }
+  const std::string dir = PipeDirOf(context.options());
+  if (absl::StatusOr<std::string> path = SocketPath(dir, pipe); !path.ok()) {
+    return path.status();
+  }
+  return std::make_unique<NpipeConnector>(std::move(executor), context.io(), dir,
+                                          pipe);
 }
 
 std::string DefaultPipeDir() {

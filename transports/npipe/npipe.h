@@ -24,6 +24,7 @@
 #ifndef DBGD_TRANSPORTS_NPIPE_NPIPE_H_
 #define DBGD_TRANSPORTS_NPIPE_NPIPE_H_
 
+#include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -33,6 +34,17 @@ namespace dbgd::transports {
 
 // NpipeTransport is the npipe row of the factory's table.
 const TransportOps& NpipeTransport();
+
+// ListenNpipe listens on the pipe `pipe_template` names (format codes
+// expanded) in the options' pipe directory, as a server does; DialNpipe
+// reaches `pipe` there for a client whose `server=` is `server`. The spipe
+// transport runs TLS over both.
+absl::StatusOr<std::unique_ptr<Listener>> ListenNpipe(
+    TransportContext& context, const std::string& pipe_template,
+    asio::any_io_executor executor);
+absl::StatusOr<std::unique_ptr<Connector>> DialNpipe(
+    TransportContext& context, const std::string& server,
+    const std::string& pipe, asio::any_io_executor executor);
 
 // DefaultPipeDir: `$XDG_RUNTIME_DIR/dbgd/pipes` when XDG_RUNTIME_DIR is an
 // absolute path, else `/run/dbgd/pipes`.
