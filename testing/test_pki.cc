@@ -21,9 +21,9 @@ namespace fs = std::filesystem;
 
 constexpr char kOpenssl[] = "/usr/bin/openssl";
 
-// kConfig is the whole openssl configuration: the extension profiles of
-// every certificate, and the `openssl ca` set-up used only to backdate
-// `expired`. `@WORK@` is replaced by the scratch directory.
+// kConfig is the openssl configuration: the extension profiles of the
+// standard certificates, and the `openssl ca` set-up that gives a validity
+// other than "from now" (`expired`). `@WORK@` is the scratch directory.
 constexpr char kConfig[] = R"(# Written by dbgd's testing/test_pki.cc.
 [req]
 distinguished_name = req_dn
@@ -88,133 +88,146 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
   return text.str();
 }
 
-// Builder makes the certificates of one TestPki.
-class Builder {
- public:
-  explicit Builder(std::string dir)
-      : dir_(std::move(dir)), work_(dir_ + "/openssl"), config_(work_ + "/pki.cnf") {}
+// Files names the files of one TestPki.
+struct Files {
+  explicit Files(std::string dir)
+      : dir(std::move(dir)), work(this->dir + "/openssl"), config(work + "/pki.cnf") {}
 
-  absl::Status Build() {
-    std::error_code error;
-    fs::create_directories(work_, error);
-    if (error) {
-      return absl::InternalError(absl::StrCat("mkdir ", work_, ": ", error.message()));
-    }
-    if (absl::Status s = WriteFile(
-            config_, absl::StrReplaceAll(kConfig, {{"@WORK@", work_}}));
-        !s.ok()) {
-      return s;
-    }
-    // `openssl ca` needs its database to exist.
-    if (absl::Status s = WriteFile(work_ + "/index.txt", ""); !s.ok()) return s;
+  std::string Crt(const std::string& name) const { return dir + "/" + name + ".crt"; }
+  std::string Key(const std::string& name) const { return dir + "/" + name + ".key"; }
 
-    // In order: Chain appends an issuer to a leaf, and Mismatch copies
-    // server's leaf before server's chain is made.
-    const std::vector<std::function<absl::Status()>> steps = {
-        [&] { return SelfSigned("ca", "/CN=dbgd test CA"); },
-        [&] { return SelfSigned("other_ca", "/CN=dbgd other CA"); },
-        [&] { return Issued("server", "/CN=localhost", "server_ext", "ca"); },
-        [&] { return Issued("noauth", "/CN=localhost", "noauth_ext", "ca"); },
-        [&] { return Issued("client", "/CN=alice", "client_ext", "ca"); },
-        [&] { return Issued("other_server", "/CN=localhost", "server_ext", "other_ca"); },
-        [&] { return Issued("other_client", "/CN=mallory", "client_ext", "other_ca"); },
-        [&] { return Expired(); },
-        [&] { return Mismatch(); },
-        [&] { return Chain("server", "ca"); },
-        [&] { return Chain("noauth", "ca"); },
-        [&] { return Chain("expired", "ca"); },
-        [&] { return Chain("mismatch", "ca"); },
-        [&] { return Chain("other_server", "other_ca"); },
-    };
-    for (const auto& step : steps) {
-      if (absl::Status s = step(); !s.ok()) return s;
-    }
-    for (const char* name : {"ca", "other_ca", "server", "noauth", "client",
-                             "other_server", "other_client", "expired",
-                             "mismatch"}) {
-      // openssl writes new keys 0600 already; make sure of it.
-      if (::chmod(Key(name).c_str(), 0600) != 0) {
-        return absl::InternalError(absl::StrCat("chmod ", Key(name)));
-      }
-    }
-    return absl::OkStatus();
-  }
-
- private:
-  std::string Crt(const std::string& name) const { return dir_ + "/" + name + ".crt"; }
-  std::string Key(const std::string& name) const { return dir_ + "/" + name + ".key"; }
-  // NewKeyArgs are the `openssl req` arguments that make a new P-256 key
-  // into NAME.key without a passphrase.
-  std::vector<std::string> NewKeyArgs(const std::string& name) const {
-    return {"-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-noenc",
-            "-keyout", Key(name)};
-  }
-
-  absl::Status SelfSigned(const std::string& name, const std::string& subject) {
-    std::vector<std::string> args = {"req", "-config", config_, "-x509",
-                                     "-days", "365", "-subj", subject,
-                                     "-extensions", "ca_ext", "-out", Crt(name)};
-    std::vector<std::string> key = NewKeyArgs(name);
-    args.insert(args.end(), key.begin(), key.end());
-    return RunOpenssl(args).status();
-  }
-
-  // Issued makes NAME's key and a certificate for it signed by `issuer`
-  // (OpenSSL 3.0's `req -x509 -CA`, one process per certificate). The
-  // certificate goes to NAME.crt; Chain may then add the issuer.
-  absl::Status Issued(const std::string& name, const std::string& subject,
-                      const std::string& extensions, const std::string& issuer) {
-    std::vector<std::string> args = {
-        "req", "-config", config_, "-x509", "-days", "365", "-subj", subject,
-        "-extensions", extensions, "-CA", Crt(issuer), "-CAkey", Key(issuer),
-        "-out", Crt(name)};
-    std::vector<std::string> key = NewKeyArgs(name);
-    args.insert(args.end(), key.begin(), key.end());
-    return RunOpenssl(args).status();
-  }
-
-  // Expired is server's profile with validity entirely in the past, which
-  // only `openssl ca` can set in OpenSSL 3.0.
-  absl::Status Expired() {
-    const std::string csr = work_ + "/expired.csr";
-    std::vector<std::string> request = {"req", "-config", config_, "-new",
-                                        "-subj", "/CN=localhost", "-out", csr};
-    std::vector<std::string> key = NewKeyArgs("expired");
-    request.insert(request.end(), key.begin(), key.end());
-    if (absl::Status s = RunOpenssl(request).status(); !s.ok()) return s;
-    return RunOpenssl({"ca", "-config", config_, "-batch", "-notext", "-cert",
-                       Crt("ca"), "-keyfile", Key("ca"), "-in", csr, "-out",
-                       Crt("expired"), "-startdate", "20200101000000Z",
-                       "-enddate", "20200102000000Z", "-extensions",
-                       "server_ext"})
-        .status();
-  }
-
-  // Mismatch is server's certificate with a fresh, unrelated key.
-  absl::Status Mismatch() {
-    std::error_code error;
-    fs::copy_file(Crt("server"), Crt("mismatch"),
-                  fs::copy_options::overwrite_existing, error);
-    if (error) return absl::InternalError("copy server.crt: " + error.message());
-    return RunOpenssl({"genpkey", "-algorithm", "EC", "-pkeyopt",
-                       "ec_paramgen_curve:P-256", "-out", Key("mismatch")})
-        .status();
-  }
-
-  // Chain makes NAME.crt hold its leaf followed by `issuer`'s certificate.
-  // REQUIRES: NAME.crt holds the leaf alone.
-  absl::Status Chain(const std::string& name, const std::string& issuer) {
-    absl::StatusOr<std::string> leaf = ReadFile(Crt(name));
-    if (!leaf.ok()) return leaf.status();
-    absl::StatusOr<std::string> ca = ReadFile(Crt(issuer));
-    if (!ca.ok()) return ca.status();
-    return WriteFile(Crt(name), *leaf + *ca);
-  }
-
-  const std::string dir_;
-  const std::string work_;
-  const std::string config_;
+  std::string dir;
+  std::string work;    // openssl's configuration and scratch files
+  std::string config;  // the configuration of the standard profiles
 };
+
+std::string Config(const Files& files) {
+  return absl::StrReplaceAll(kConfig, {{"@WORK@", files.work}});
+}
+
+// Make makes NAME.key and NAME.crt (the leaf alone) with the extensions of
+// `section` in `config`. A validity in the past or future takes `openssl
+// ca`; otherwise OpenSSL 3.0's `req -x509 [-CA]` does it in one process.
+absl::Status Make(const Files& files, const std::string& name, const CertSpec& spec,
+                  const std::string& config, const std::string& section) {
+  std::vector<std::string> new_key = {"-newkey", "ec", "-pkeyopt",
+                                      "ec_paramgen_curve:P-256"};
+  if (spec.key_type == "rsa") new_key = {"-newkey", "rsa:2048"};
+  new_key.insert(new_key.end(), {"-noenc", "-keyout", files.Key(name)});
+  std::vector<std::string> request = {"req", "-config", config, "-subj", spec.subject};
+  request.insert(request.end(), new_key.begin(), new_key.end());
+
+  absl::Status made;
+  if (spec.not_before.empty()) {
+    request.insert(request.end(), {"-x509", "-days", "365", "-extensions", section,
+                                   "-out", files.Crt(name)});
+    if (!spec.issuer.empty()) {
+      request.insert(request.end(),
+                     {"-CA", files.Crt(spec.issuer), "-CAkey", files.Key(spec.issuer)});
+    }
+    made = RunOpenssl(request).status();
+  } else {
+    const std::string csr = absl::StrCat(files.work, "/", name, ".csr");
+    request.insert(request.end(), {"-new", "-out", csr});
+    made = RunOpenssl(request).status();
+    if (made.ok()) {
+      made =
+          RunOpenssl({"ca", "-config", config, "-batch", "-notext", "-cert",
+                      files.Crt(spec.issuer), "-keyfile", files.Key(spec.issuer), "-in",
+                      csr, "-out", files.Crt(name), "-startdate", spec.not_before,
+                      "-enddate", spec.not_after, "-extensions", section})
+              .status();
+    }
+  }
+  if (!made.ok()) return made;
+  // openssl writes new keys 0600 already; make sure of it.
+  if (::chmod(files.Key(name).c_str(), 0600) != 0) {
+    return absl::InternalError(absl::StrCat("chmod ", files.Key(name)));
+  }
+  return absl::OkStatus();
+}
+
+// Chain makes NAME.crt hold its leaf followed by `issuer`'s certificate.
+// REQUIRES: NAME.crt holds the leaf alone.
+absl::Status Chain(const Files& files, const std::string& name,
+                   const std::string& issuer) {
+  absl::StatusOr<std::string> leaf = ReadFile(files.Crt(name));
+  if (!leaf.ok()) return leaf.status();
+  absl::StatusOr<std::string> ca = ReadFile(files.Crt(issuer));
+  if (!ca.ok()) return ca.status();
+  return WriteFile(files.Crt(name), *leaf + *ca);
+}
+
+// Mismatch is server's certificate with a fresh, unrelated key.
+absl::Status Mismatch(const Files& files) {
+  std::error_code error;
+  fs::copy_file(files.Crt("server"), files.Crt("mismatch"),
+                fs::copy_options::overwrite_existing, error);
+  if (error) return absl::InternalError("copy server.crt: " + error.message());
+  absl::Status made =
+      RunOpenssl({"genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+                  "-out", files.Key("mismatch")})
+          .status();
+  if (made.ok() && ::chmod(files.Key("mismatch").c_str(), 0600) != 0) {
+    return absl::InternalError(absl::StrCat("chmod ", files.Key("mismatch")));
+  }
+  return made;
+}
+
+absl::Status Build(const Files& files) {
+  std::error_code error;
+  fs::create_directories(files.work, error);
+  if (error) {
+    return absl::InternalError(absl::StrCat("mkdir ", files.work, ": ", error.message()));
+  }
+  if (absl::Status s = WriteFile(files.config, Config(files)); !s.ok()) return s;
+  // `openssl ca` needs its database to exist.
+  if (absl::Status s = WriteFile(files.work + "/index.txt", ""); !s.ok()) return s;
+
+  auto make = [&](const std::string& name, const std::string& section, CertSpec spec) {
+    return Make(files, name, spec, files.config, section);
+  };
+  // In order: an issuer before what it issues, Mismatch copies server's
+  // leaf before Chain adds the CA to it.
+  const std::vector<std::function<absl::Status()>> steps = {
+      [&] { return make("ca", "ca_ext", {.subject = "/CN=dbgd test CA"}); },
+      [&] { return make("other_ca", "ca_ext", {.subject = "/CN=dbgd other CA"}); },
+      [&] {
+        return make("server", "server_ext", {.subject = "/CN=localhost", .issuer = "ca"});
+      },
+      [&] {
+        return make("noauth", "noauth_ext", {.subject = "/CN=localhost", .issuer = "ca"});
+      },
+      [&] {
+        return make("client", "client_ext", {.subject = "/CN=alice", .issuer = "ca"});
+      },
+      [&] {
+        return make("other_server", "server_ext",
+                    {.subject = "/CN=localhost", .issuer = "other_ca"});
+      },
+      [&] {
+        return make("other_client", "client_ext",
+                    {.subject = "/CN=mallory", .issuer = "other_ca"});
+      },
+      [&] {
+        return make("expired", "server_ext",
+                    {.subject = "/CN=localhost",
+                     .issuer = "ca",
+                     .not_before = "20200101000000Z",
+                     .not_after = "20200102000000Z"});
+      },
+      [&] { return Mismatch(files); },
+      [&] { return Chain(files, "server", "ca"); },
+      [&] { return Chain(files, "noauth", "ca"); },
+      [&] { return Chain(files, "expired", "ca"); },
+      [&] { return Chain(files, "mismatch", "ca"); },
+      [&] { return Chain(files, "other_server", "other_ca"); },
+  };
+  for (const auto& step : steps) {
+    if (absl::Status s = step(); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
 
 }  // namespace
 
@@ -224,17 +237,29 @@ absl::StatusOr<std::string> RunOpenssl(const std::vector<std::string>& args) {
   Completed done = RunToCompletion(argv);
   if (!WIFEXITED(done.status) || WEXITSTATUS(done.status) != 0) {
     return absl::InternalError(absl::StrCat(absl::StrJoin(argv, " "),
-                                            " failed (wait status ", done.status,
-                                            "):\n", done.output));
+                                            " failed (wait status ", done.status, "):\n",
+                                            done.output));
   }
   return done.output;
 }
 
 absl::StatusOr<TestPki> TestPki::Create(const std::string& dir) {
-  if (absl::Status s = Builder(dir).Build(); !s.ok()) return s;
+  if (absl::Status s = Build(Files(dir)); !s.ok()) return s;
   TestPki pki;
   pki.dir = dir;
   return pki;
+}
+
+absl::Status TestPki::Issue(const std::string& name, const CertSpec& spec) const {
+  const Files files(dir);
+  // The standard configuration plus this certificate's own section.
+  const std::string config = absl::StrCat(files.work, "/", name, ".cnf");
+  if (absl::Status s = WriteFile(
+          config, absl::StrCat(Config(files), "\n[custom_ext]\n", spec.extensions, "\n"));
+      !s.ok()) {
+    return s;
+  }
+  return Make(files, name, spec, config, "custom_ext");
 }
 
 std::string TestPki::Crt(const std::string& name) const {

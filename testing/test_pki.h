@@ -18,8 +18,9 @@
 //   other_ca      a second, unrelated CA, "dbgd other CA"
 //   other_client  CN=mallory, EKU clientAuth, issued by other_ca (leaf only)
 //   other_server  like server, but issued by other_ca (chain leaf+other_ca)
-// The openssl configuration and scratch files (CSRs, `openssl ca`'s
-// database) live in DIR/openssl/, out of the way of stores built from DIR.
+// Issue makes more, for the cases a test needs beyond these. The openssl
+// configuration and scratch files (CSRs, `openssl ca`'s database) live in
+// DIR/openssl/, out of the way of stores built from DIR.
 //
 // Thread-safety: a TestPki is an immutable value; its functions run child
 // processes and touch only the files they name.
@@ -35,11 +36,26 @@
 
 namespace dbgd::testing {
 
+// CertSpec describes one certificate for TestPki::Issue.
+struct CertSpec {
+  std::string subject;          // e.g. "/CN=box17"
+  std::string extensions;       // openssl.cnf lines, e.g. "keyUsage = digitalSignature"
+  std::string issuer;           // a certificate of the PKI ("ca"); empty: self-signed
+  std::string key_type = "ec";  // "ec" (P-256) or "rsa" (2048 bits)
+  // Validity as "YYYYMMDDHHMMSSZ"; both empty means from now for 365 days.
+  // REQUIRES: set together, and only with an issuer (`openssl ca` signs).
+  std::string not_before, not_after;
+};
+
 struct TestPki {
   // Create makes every certificate above in `dir`, creating it (and its
   // parents) if missing; existing files of those names are replaced. Fails
   // with the openssl command and its output when one of them fails.
   static absl::StatusOr<TestPki> Create(const std::string& dir);
+
+  // Issue makes NAME.crt (the leaf alone) and a new NAME.key as `spec`
+  // says. Fails with the openssl command and its output.
+  absl::Status Issue(const std::string& name, const CertSpec& spec) const;
 
   std::string Crt(const std::string& name) const;  // DIR/NAME.crt
   std::string Key(const std::string& name) const;  // DIR/NAME.key

@@ -133,8 +133,7 @@ TEST_F(TestPkiTest, ServerFilesHoldLeafThenIssuer) {
     EXPECT_TRUE(absl::EndsWith(chain, issuer)) << name;
   }
   for (const char* name : {"ca", "client", "other_ca", "other_client"}) {
-    EXPECT_EQ(Count(ReadAll(pki_->Crt(name)), "-----BEGIN CERTIFICATE-----"), 1)
-        << name;
+    EXPECT_EQ(Count(ReadAll(pki_->Crt(name)), "-----BEGIN CERTIFICATE-----"), 1) << name;
   }
 }
 
@@ -144,11 +143,9 @@ TEST_F(TestPkiTest, ExpiredIsEntirelyInThePast) {
   EXPECT_THAT(expired, HasSubstr("Not After : Jan  2 00:00:00 2020 GMT"));
   EXPECT_THAT(expired, HasSubstr("TLS Web Server Authentication"));
   EXPECT_FALSE(
-      RunOpenssl({"x509", "-in", pki_->Crt("expired"), "-noout", "-checkend", "0"})
-          .ok());
+      RunOpenssl({"x509", "-in", pki_->Crt("expired"), "-noout", "-checkend", "0"}).ok());
   EXPECT_TRUE(
-      RunOpenssl({"x509", "-in", pki_->Crt("server"), "-noout", "-checkend", "0"})
-          .ok());
+      RunOpenssl({"x509", "-in", pki_->Crt("server"), "-noout", "-checkend", "0"}).ok());
 }
 
 TEST_F(TestPkiTest, MismatchPairsServersCertificateWithAnotherKey) {
@@ -198,6 +195,39 @@ TEST_F(TestPkiTest, CopyToMakesAStoreEntryWithAPrivateKey) {
 
   absl::Status missing = CopyTo(*pki_, "no_such_cert", store, "x");
   EXPECT_FALSE(missing.ok());
+}
+
+TEST_F(TestPkiTest, IssueMakesTheCertificateItsSpecDescribes) {
+  ASSERT_TRUE(
+      pki_->Issue("rsa_future", {.subject = "/CN=box17",
+                                 .extensions = "keyUsage = critical,keyEncipherment\n"
+                                               "subjectAltName = DNS:box17.example.com",
+                                 .issuer = "ca",
+                                 .key_type = "rsa",
+                                 .not_before = "20990101000000Z",
+                                 .not_after = "20991231000000Z"})
+          .ok());
+  const std::string future = Text("rsa_future");
+  EXPECT_THAT(future, HasSubstr("Public-Key: (2048 bit)"));
+  EXPECT_THAT(future, HasSubstr("Issuer: CN = dbgd test CA"));
+  EXPECT_THAT(future, HasSubstr("Not Before: Jan  1 00:00:00 2099 GMT"));
+  EXPECT_THAT(future, HasSubstr("DNS:box17.example.com"));
+  EXPECT_THAT(future, HasSubstr("Key Encipherment"));
+  struct stat key;
+  ASSERT_EQ(::stat(pki_->Key("rsa_future").c_str(), &key), 0);
+  EXPECT_EQ(key.st_mode & 07777, 0600);
+
+  ASSERT_TRUE(pki_->Issue("self", {.subject = "/CN=self",
+                                   .extensions = "basicConstraints = CA:FALSE"})
+                  .ok());
+  const std::string self = Text("self");
+  EXPECT_THAT(self, HasSubstr("Issuer: CN = self"));
+  EXPECT_THAT(self, HasSubstr("ASN1 OID: prime256v1"));
+  EXPECT_THAT(self, Not(HasSubstr("Key Usage")));
+
+  EXPECT_FALSE(
+      pki_->Issue("bad", {.subject = "/CN=bad", .extensions = "noSuchExtension = x"})
+          .ok());
 }
 
 }  // namespace
