@@ -18,6 +18,12 @@ ABSL_FLAG(absl::Duration, com_idle_timeout, absl::Seconds(30),
           "A com session ends after this long without a packet from its peer "
           "(each side sends keepalives after a third of it); 0 turns both off.");
 
+ABSL_FLAG(std::string, user_cert_dir, "",
+          "The user certificate store, certuser= (default "
+          "$XDG_CONFIG_HOME/dbgd/certs).");
+ABSL_FLAG(std::string, machine_cert_dir, "",
+          "The machine certificate store, machuser= (default /etc/dbgd/certs).");
+
 namespace dbgd::transports {
 
 TransportOptions TransportOptionsFromFlags() {
@@ -25,6 +31,8 @@ TransportOptions TransportOptionsFromFlags() {
   options.pipe_dir = absl::GetFlag(FLAGS_pipe_dir);
   options.com_allow = absl::GetFlag(FLAGS_com_allow);
   options.com_idle_timeout = absl::GetFlag(FLAGS_com_idle_timeout);
+  options.user_cert_dir = absl::GetFlag(FLAGS_user_cert_dir);
+  options.machine_cert_dir = absl::GetFlag(FLAGS_machine_cert_dir);
   return options;
 }
 
@@ -34,6 +42,9 @@ std::string RemoteFormsUsage(absl::string_view program) {
       "tcp:clicon=SERVER,port=PORT[:LAST][,password=P]",
       "npipe:server=.,pipe=NAME[,password=P]    (--pipe_dir=DIR)",
       "com:port=DEVICE,baud=RATE,channel=N[,password=P]",
+      "ssl:proto=tls1,[certuser=CA,]server=HOST,port=PORT[,password=P]",
+      "ssl:proto=tls1,[certuser=CA,]clicon=SERVER,port=PORT[:LAST][,password=P]",
+      "spipe:proto=tls1,[certuser=CA,]server=.,pipe=NAME[,password=P]",
   };
   std::string text;
   for (const char* form : kForms) absl::StrAppend(&text, program, " -remote ", form, "\n");

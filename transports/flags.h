@@ -1,5 +1,6 @@
 // The command-line flags that configure transports: --pipe_dir,
-// --com_allow and --com_idle_timeout, shared by the daemon and dbgremote
+// --com_allow, --com_idle_timeout, --user_cert_dir and --machine_cert_dir,
+// shared by the daemon and dbgremote
 // (both open pipes and serial lines; //transports:flags), and --pipe_mode,
 // the mode of the sockets a daemon serves (//transports:server_flags).
 //

@@ -45,9 +45,12 @@ struct TransportOptions {
   // packet from its peer; each side sends a keepalive after a third of it
   // without traffic of its own (docs/protocol.md §2.1).
   absl::Duration com_idle_timeout = absl::Seconds(30);
-  // ssl, spipe: the certificate stores (issue #11).
+  // ssl, spipe: the certificate stores (certuser=, machuser=); empty: the
+  // defaults, $XDG_CONFIG_HOME/dbgd/certs and /etc/dbgd/certs.
   std::string user_cert_dir;
   std::string machine_cert_dir;
+  // ssl, spipe: how long a TLS handshake may take.
+  absl::Duration tls_handshake_timeout = absl::Seconds(10);
 };
 
 // TransportContext is the one home of what transports share across a

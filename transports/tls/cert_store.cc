@@ -245,6 +245,22 @@ std::string ExtendedKeyUsageNames(X509* cert) {
 // key usage must include digitalSignature whatever the key type; what the
 // other bits would allow is said, as that is what an operator who set them
 // expected.
+// ClientUsageProblem says why the leaf cannot be a TLS client's: its EKU
+// lacks clientAuth, or its key usage forbids signing (a client signs the
+// handshake to prove its key).
+std::string ClientUsageProblem(X509* leaf) {
+  const uint32_t flags = X509_get_extension_flags(leaf);
+  if ((flags & EXFLAG_XKUSAGE) &&
+      !(X509_get_extended_key_usage(leaf) & (XKU_SSL_CLIENT | XKU_ANYEKU))) {
+    return absl::StrCat("its extended key usage (", ExtendedKeyUsageNames(leaf),
+                        ") lacks clientAuth");
+  }
+  if ((flags & EXFLAG_KUSAGE) && !(X509_get_key_usage(leaf) & KU_DIGITAL_SIGNATURE)) {
+    return "its key usage lacks digitalSignature, which a TLS client's key needs";
+  }
+  return "";
+}
+
 std::vector<std::string> UsageProblems(X509* leaf) {
   std::vector<std::string> problems;
   const uint32_t flags = X509_get_extension_flags(leaf);
@@ -389,8 +405,9 @@ CertStore::Entry CertStore::ReadEntry(const std::string& dir, std::string name,
   std::vector<std::string> usage = UsageProblems(leaf);
   problems.insert(problems.end(), usage.begin(), usage.end());
   if (!entry.untimely.empty()) problems.push_back(entry.untimely);
-  std::string key_problem = KeyProblem(key_path, leaf, info.has_key, entry.key_pem);
-  if (!key_problem.empty()) problems.push_back(std::move(key_problem));
+  entry.key_problem = KeyProblem(key_path, leaf, info.has_key, entry.key_pem);
+  if (!entry.key_problem.empty()) problems.push_back(entry.key_problem);
+  entry.not_client = ClientUsageProblem(leaf);
   if (!problems.empty()) {
     info.can_serve = absl::InvalidArgumentError(
         absl::StrCat(entry.path, " cannot serve TLS: ", absl::StrJoin(problems, "; ")));
@@ -519,6 +536,19 @@ absl::StatusOr<TrustCert> CertStore::FindCa(std::string_view ref) const {
         what_, ": ", found.path, " cannot verify client certificates: ", found.not_ca));
   }
   return TrustCert{found.info, found.leaf_pem};
+}
+
+absl::StatusOr<ServingCert> CertStore::FindIdentity(std::string_view ref) const {
+  absl::StatusOr<const Entry*> entry = FindTrusted(ref);
+  if (!entry.ok()) return entry.status();
+  const Entry& found = **entry;
+  const std::string& problem =
+      !found.key_problem.empty() ? found.key_problem : found.not_client;
+  if (!problem.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        what_, ": ", found.path, " cannot be a TLS client's certificate: ", problem));
+  }
+  return ServingCert{found.info, found.chain_pem, found.key_pem};
 }
 
 std::string DefaultUserStore() {

@@ -103,6 +103,11 @@ class CertStore {
   // certificate must also have basicConstraints CA:TRUE and, when it has a
   // key usage, keyCertSign.
   absl::StatusOr<TrustCert> FindCa(std::string_view ref) const;
+  // FindIdentity: the entry `ref` names as a TLS client's own certificate
+  // (`clientcert=`): valid now, with its key (matching, mode 0600 or 0400),
+  // and clientAuth in its EKU when it has one. INVALID_ARGUMENT naming the
+  // certificate and the reason otherwise.
+  absl::StatusOr<ServingCert> FindIdentity(std::string_view ref) const;
 
  private:
   // Entry is one NAME.crt as Open read it.
@@ -118,6 +123,8 @@ class CertStore {
     std::string unusable;
     std::string untimely;
     std::string not_ca;  // why it cannot be a CA; empty when it can
+    std::string key_problem;   // why its key cannot be used; empty when it can
+    std::string not_client;    // why it cannot be a TLS client's certificate
   };
 
   CertStore(std::string dir, std::string what, bool exists, std::vector<Entry> entries)

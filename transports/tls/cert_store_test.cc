@@ -375,6 +375,25 @@ TEST_F(CertStoreTest, FindTrustNeedsNoKeyButAValidCertificate) {
                          "UTC (valid from 2020-01-01 00:00:00 UTC)"));
 }
 
+TEST_F(CertStoreTest, FindIdentityWantsAClientCertificateWithItsKey) {
+  Add("client", "alice");
+  Add("noauth", "noauth");  // clientAuth only: a client's, not a server's
+  Add("server", "server");  // serverAuth only
+  AddCertificateOnly("ca", "ca");
+  CertStore store = Open("certuser");
+  absl::StatusOr<ServingCert> alice = store.FindIdentity("alice");
+  ASSERT_TRUE(alice.ok()) << alice.status();
+  EXPECT_FALSE(alice->key_pem.empty());
+  EXPECT_TRUE(store.FindIdentity("noauth").ok());
+
+  absl::StatusOr<ServingCert> server = store.FindIdentity("server");
+  EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(server.status().message(), HasSubstr("lacks clientAuth"));
+  absl::StatusOr<ServingCert> keyless = store.FindIdentity("ca");
+  EXPECT_EQ(keyless.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(keyless.status().message(), HasSubstr("cannot be a TLS client's certificate"));
+}
+
 TEST_F(CertStoreTest, FindCaAcceptsOnlyACa) {
   AddCertificateOnly("ca", "ca");
   Add("client", "alice");
