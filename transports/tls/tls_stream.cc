@@ -110,7 +110,8 @@ absl::StatusOr<std::vector<X509Ptr>> ReadCertificates(const std::string& pem,
   ERR_clear_error();
   BioPtr bio = MemoryBio(pem);
   std::vector<X509Ptr> certs;
-  while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, NoPassword, nullptr)) {
+  while (X509* cert =
+             PEM_read_bio_X509(bio.get(), nullptr, NoPassword, nullptr)) {
     certs.emplace_back(cert);
   }
   // Reading stops at the end of the input (no further start line) or at a
@@ -208,10 +209,9 @@ std::string Reason(const std::error_code& error, SSL* ssl) {
   if (error == asio::ssl::error::stream_truncated) {
     return "the peer closed the connection";
   }
-  std::string reason =
-      error.category() == asio::error::get_ssl_category()
-          ? ReasonOf(static_cast<unsigned int>(error.value()))
-          : error.message();
+  std::string reason = error.category() == asio::error::get_ssl_category()
+                           ? ReasonOf(static_cast<unsigned int>(error.value()))
+                           : error.message();
   const long verify = SSL_get_verify_result(ssl);
   if (verify != X509_V_OK) {
     absl::StrAppend(&reason, ": ", X509_verify_cert_error_string(verify));
@@ -226,7 +226,7 @@ std::string Subject(X509* cert) {
                      XN_FLAG_RFC2253);
   char* data = nullptr;
   const long size = BIO_get_mem_data(bio.get(), &data);
-  return std::string(data, size);
+  return size > 0 ? std::string(data, size) : std::string();
 }
 
 // FirstBuffer: the first non-empty buffer of a sequence (asio::ssl passes
@@ -289,21 +289,27 @@ class StreamLayer {
   // std::function, so the handler is held by a shared_ptr.
   template <typename Handler, typename Buffer, typename Operation>
   void Forward(Handler&& handler, Buffer buffer, Operation operation) {
-    auto held = std::make_shared<std::decay_t<Handler>>(
-        std::forward<Handler>(handler));
+    auto held =
+        std::make_shared<std::decay_t<Handler>>(std::forward<Handler>(handler));
     if (buffer.size() == 0) {
       // asio::ssl completes an operation that needed no I/O with an empty
       // read, "as if posted"; the inner stream need not see it (and must
       // not, while a real read is pending there).
-      asio::post(strand_, [held] { std::move (*held)(std::error_code(), 0); });
+      asio::post(strand_, [held] { Invoke(*held, std::error_code(), 0); });
       return;
     }
     operation(buffer, [held, strand = strand_](std::error_code error,
                                                std::size_t bytes) {
-      asio::dispatch(strand, [held, error, bytes] {
-        std::move (*held)(error, bytes);
-      });
+      asio::dispatch(strand,
+                     [held, error, bytes] { Invoke(*held, error, bytes); });
     });
+  }
+
+  // Invoke calls a held handler once, as Asio calls handlers: as an rvalue.
+  template <typename Handler>
+  static void Invoke(Handler& held, std::error_code error, std::size_t bytes) {
+    Handler handler = std::move(held);
+    std::move(handler)(error, bytes);
   }
 
   std::unique_ptr<Stream> inner_;
@@ -345,7 +351,8 @@ class Connection final : public std::enable_shared_from_this<Connection> {
       self->CloseInner();  // aborts the handshake's pending I/O
     });
     ssl_.async_handshake(
-        server ? asio::ssl::stream_base::server : asio::ssl::stream_base::client,
+        server ? asio::ssl::stream_base::server
+               : asio::ssl::stream_base::client,
         [self, timeout, executor = std::move(executor),
          done = std::move(done)](std::error_code error) mutable {
           self->OnHandshake(error, timeout, std::move(executor),
@@ -364,7 +371,8 @@ class Connection final : public std::enable_shared_from_this<Connection> {
     read_handler_ = std::move(handler);
     read_target_ = buffer;
     ssl_.async_read_some(
-        asio::buffer(read_buffer_, std::min(buffer.size(), read_buffer_.size())),
+        asio::buffer(read_buffer_,
+                     std::min(buffer.size(), read_buffer_.size())),
         [self = shared_from_this()](std::error_code error, std::size_t bytes) {
           self->OnRead(error, bytes);
         });
@@ -505,9 +513,9 @@ void Connection::OnHandshake(std::error_code error, absl::Duration timeout,
     result = absl::CancelledError(
         absl::StrCat("TLS handshake with ", peer_, " cancelled"));
   } else if (error) {
-    result = absl::UnavailableError(absl::StrCat(
-        "TLS handshake with ", peer_, " failed: ",
-        Reason(error, ssl_.native_handle())));
+    result = absl::UnavailableError(
+        absl::StrCat("TLS handshake with ", peer_,
+                     " failed: ", Reason(error, ssl_.native_handle())));
   } else {
     SSL* ssl = ssl_.native_handle();
     tls_version_ = SSL_get_version(ssl);
@@ -521,10 +529,10 @@ void Connection::OnHandshake(std::error_code error, absl::Duration timeout,
     result = std::make_unique<TlsStreamImpl>(shared_from_this());
   }
   if (!result.ok()) CloseInner();
-  asio::post(executor, [done = std::move(done),
-                        result = std::move(result)]() mutable {
-    done(std::move(result));
-  });
+  asio::post(executor,
+             [done = std::move(done), result = std::move(result)]() mutable {
+               done(std::move(result));
+             });
 }
 
 }  // namespace
@@ -572,9 +580,8 @@ absl::StatusOr<std::shared_ptr<TlsContext>> MakeClientContext(
           : X509_VERIFY_PARAM_set1_host(param, config.host.c_str(),
                                         config.host.size());
   if (checked != 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("server host: cannot check certificates for ",
-                     config.host));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "server host: cannot check certificates for ", config.host));
   }
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
   if (!config.client_chain_pem.empty() || !config.client_key_pem.empty()) {
@@ -590,12 +597,11 @@ void Handshake(std::unique_ptr<Stream> inner,
                asio::any_io_executor executor, StreamHandler done) {
   auto connection =
       std::make_shared<Connection>(std::move(inner), std::move(context));
-  asio::post(connection->strand(),
-             [connection, timeout, executor = std::move(executor),
-              done = std::move(done)]() mutable {
-               connection->StartHandshake(timeout, std::move(executor),
-                                          std::move(done));
-             });
+  asio::post(connection->strand(), [connection, timeout,
+                                    executor = std::move(executor),
+                                    done = std::move(done)]() mutable {
+    connection->StartHandshake(timeout, std::move(executor), std::move(done));
+  });
 }
 
 }  // namespace dbgd::transports::tls

@@ -65,9 +65,8 @@ struct Pki {
 // output.
 dbgd::testing::Completed Openssl(const Pki& pki,
                                  std::vector<std::string> args) {
-  std::vector<std::string> argv = {"/usr/bin/env",
-                                   "OPENSSL_CONF=" + pki.openssl_conf,
-                                   "openssl"};
+  std::vector<std::string> argv = {
+      "/usr/bin/env", "OPENSSL_CONF=" + pki.openssl_conf, "openssl"};
   argv.insert(argv.end(), args.begin(), args.end());
   return dbgd::testing::RunToCompletion(argv);
 }
@@ -109,7 +108,8 @@ bool MakePki(Pki& pki) {
   int serial = 1;
   auto leaf = [&](const std::string& name, const std::string& cn,
                   const std::string& issuer, const std::string& ext) {
-    std::vector<std::string> args = {"req", "-new", "-config", pki.openssl_conf};
+    std::vector<std::string> args = {"req", "-new", "-config",
+                                     pki.openssl_conf};
     args.insert(args.end(), new_key.begin(), new_key.end());
     args.insert(args.end(), {"-keyout", d + "/" + name + ".key", "-out",
                              d + "/" + name + ".csr", "-subj", "/CN=" + cn});
@@ -161,21 +161,20 @@ struct Reading {
 };
 
 void ReadMore(Stream* stream, std::shared_ptr<Reading> reading) {
-  stream->AsyncReadSome(
-      asio::buffer(reading->buffer),
-      [stream, reading](std::error_code error, size_t bytes) {
-        if (error) {
-          reading->error = error;
-          reading->done.Notify();
-          return;
-        }
-        reading->data.append(reading->buffer.data(), bytes);
-        if (reading->data.size() >= reading->want) {
-          reading->done.Notify();
-          return;
-        }
-        ReadMore(stream, reading);
-      });
+  stream->AsyncReadSome(asio::buffer(reading->buffer),
+                        [stream, reading](std::error_code error, size_t bytes) {
+                          if (error) {
+                            reading->error = error;
+                            reading->done.Notify();
+                            return;
+                          }
+                          reading->data.append(reading->buffer.data(), bytes);
+                          if (reading->data.size() >= reading->want) {
+                            reading->done.Notify();
+                            return;
+                          }
+                          ReadMore(stream, reading);
+                        });
 }
 
 std::shared_ptr<Reading> StartRead(Stream& stream, size_t want) {
@@ -379,8 +378,7 @@ TEST_F(TlsStreamTest, PinnedServerCertificateIsTrusted) {
   ClientTlsConfig client = Client();
   client.trust_pem = pki().server_crt;
   ConnectOk(Server(), client);
-  EXPECT_EQ(Exchange(**client_.stream, **server_.stream, "x"),
-            "x");
+  EXPECT_EQ(Exchange(**client_.stream, **server_.stream, "x"), "x");
 }
 
 TEST_F(TlsStreamTest, MutualTlsRefusesAClientWithoutCertificate) {
@@ -520,7 +518,8 @@ TEST_F(TlsStreamTest, PlaintextFromThePeerFailsTheHandshake) {
   EXPECT_EQ(outcome.stream.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(std::string(outcome.stream.status().message()),
               StartsWith("TLS handshake with unix:plain failed: "));
-  EXPECT_THAT(std::string(outcome.stream.status().message()), HasSubstr("http request"));
+  EXPECT_THAT(std::string(outcome.stream.status().message()),
+              HasSubstr("http request"));
   EXPECT_EQ(ReadEnd(*peer), asio::error::eof);
   ASSERT_TRUE(writing->done.WaitForNotificationWithTimeout(kWait));
 }
@@ -539,8 +538,9 @@ TEST_F(TlsStreamTest, ContextsRefuseBadConfiguration) {
   EXPECT_EQ(MakeServerContext(server).status(),
             absl::InvalidArgumentError("private key: empty"));
   server = Server();
-  server.client_ca_pem = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END "
-                         "CERTIFICATE-----\n";
+  server.client_ca_pem =
+      "-----BEGIN CERTIFICATE-----\nAAAA\n-----END "
+      "CERTIFICATE-----\n";
   EXPECT_EQ(MakeServerContext(server).status().code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(MakeServerContext(server).status().message()),
@@ -562,8 +562,8 @@ TEST_F(TlsStreamTest, ContextsRefuseBadConfiguration) {
 
 TEST_F(TlsStreamTest, OverTcp) {
   const uint16_t port = dbgd::testing::FreePort();
-  absl::StatusOr<std::unique_ptr<Listener>> listener = ListenTcp(
-      executor(), executor(), PortRange{port, port}, IpVersion::kV4);
+  absl::StatusOr<std::unique_ptr<Listener>> listener =
+      ListenTcp(executor(), executor(), PortRange{port, port}, IpVersion::kV4);
   ASSERT_TRUE(listener.ok()) << listener.status();
   std::unique_ptr<Connector> connector = MakeTcpConnector(
       executor(), executor(), "127.0.0.1", port, IpVersion::kV4);
@@ -613,14 +613,19 @@ class OpensslClientTest : public TlsStreamTest {
           Handshake(*std::move(accepted), context_, kHandshakeTimeout,
                     executor(), server_.Handler());
         });
-    std::vector<std::string> argv = {
-        "/usr/bin/env",     "OPENSSL_CONF=" + pki().openssl_conf,
-        "openssl",          "s_client",
-        "-connect",         absl::StrCat("127.0.0.1:", port),
-        "-CAfile",          pki().dir + "/ca.crt",
-        "-verify_return_error", "-verify_hostname",
-        "localhost",        "-servername",
-        "localhost"};
+    std::vector<std::string> argv = {"/usr/bin/env",
+                                     "OPENSSL_CONF=" + pki().openssl_conf,
+                                     "openssl",
+                                     "s_client",
+                                     "-connect",
+                                     absl::StrCat("127.0.0.1:", port),
+                                     "-CAfile",
+                                     pki().dir + "/ca.crt",
+                                     "-verify_return_error",
+                                     "-verify_hostname",
+                                     "localhost",
+                                     "-servername",
+                                     "localhost"};
     argv.insert(argv.end(), flags.begin(), flags.end());
     s_client_ = std::make_unique<dbgd::testing::Subprocess>(
         argv, dbgd::testing::Subprocess::Stdin::kPipe);
@@ -636,8 +641,7 @@ class OpensslClientTest : public TlsStreamTest {
     ASSERT_TRUE(reading->done.WaitForNotificationWithTimeout(kWait));
     EXPECT_EQ(reading->data, "ping\n");
     std::shared_ptr<Writing> writing = StartWrite(server, "pong\n");
-    EXPECT_TRUE(s_client_->WaitForOutput("pong", kWait))
-        << s_client_->output();
+    EXPECT_TRUE(s_client_->WaitForOutput("pong", kWait)) << s_client_->output();
     s_client_->CloseStdin();  // s_client sends close_notify and exits
     EXPECT_EQ(ReadEnd(server), asio::error::eof);
     std::optional<int> status = s_client_->Wait(kWait);
