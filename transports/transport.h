@@ -61,6 +61,11 @@ class Stream {
   // IP address without the port ("127.0.0.1"), or the Unix peer's uid.
   virtual std::string source() const = 0;
 
+  // verified_identity is the subject of the certificate the peer proved it
+  // holds, one line ("CN=alice"): a TLS server's mTLS client. "" where no
+  // peer identity was verified.
+  virtual std::string verified_identity() const { return ""; }
+
   // executor: where the stream's handlers run. Streams made by a listener
   // or connector run on the event loop itself, not on their maker's strand,
   // so that each connection can be served on a strand of its own.
