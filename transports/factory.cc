@@ -6,17 +6,20 @@
 #include "transports/com/com.h"
 #include "transports/npipe/npipe.h"
 #include "transports/tcp/tcp.h"
+#include "transports/tls/tls.h"
 
 namespace dbgd::transports {
 namespace {
 
-// The transports this build has, one row each. Those of the grammar not
-// listed here answer UNIMPLEMENTED: ssl and spipe (issue #11).
+// The transports this build has, one row each; one of the grammar not
+// listed here would answer UNIMPLEMENTED naming it.
 const TransportOps* Find(Transport transport) {
   static const TransportOps* const kTable[] = {
       &NpipeTransport(),
       &TcpTransport(),
       &ComTransport(),
+      &SslTransport(),
+      &SpipeTransport(),
   };
   for (const TransportOps* ops : kTable) {
     if (ops->transport == transport) return ops;
