@@ -55,6 +55,8 @@ ABSL_FLAG(std::string, exe, "", "create-session: executable of --core.");
 ABSL_FLAG(std::string, remote, "",
           "create-session: a gdbstub at HOST:PORT (kernel mode).");
 ABSL_FLAG(std::string, display_name, "", "create-session: display name.");
+ABSL_FLAG(bool, machine, false,
+          "certs: list the machine store (machuser=) instead of the user store.");
 ABSL_FLAG(bool, kill, false,
           "end-session: kill the target instead of detaching from it.");
 ABSL_FLAG(absl::Duration, exec_timeout, absl::Seconds(30),
@@ -83,7 +85,8 @@ constexpr char kUsage[] =
     "  end-server ID          end a debugging server (.endsrv ID)\n"
     "  clients                list connected clients (.clients)\n"
     "  disconnect-client NAME disconnect one client (clients/N)\n"
-    "  search [HOST]          search for debugging servers (-QR)\n";
+    "  search [HOST]          search for debugging servers (-QR)\n"
+    "  certs [--machine]      list the certificate store ssl/spipe servers use\n";
 
 constexpr int kExitRpcError = 1;
 constexpr int kExitUsage = 2;
@@ -428,6 +431,41 @@ int Clients(const Context& c) {
   return 0;
 }
 
+int Certs(const Context& c) {
+  if (!c.args.empty()) return UsageError("certs takes no arguments (--machine)");
+  v1::ListCertificatesRequest request;
+  request.set_store(absl::GetFlag(FLAGS_machine) ? v1::ListCertificatesRequest::MACHINE
+                                                 : v1::ListCertificatesRequest::USER);
+  auto stub = v1::Control::NewStub(c.channel.channel());
+  v1::ListCertificatesResponse response;
+  grpc::Status status = stub->ListCertificates(c.channel.NewContext(c.timeout).get(),
+                                               request, &response);
+  if (!status.ok()) return RpcError(status);
+  if (c.json) {
+    PrintJson(response);
+    return 0;
+  }
+  std::printf("Store %s: %d certificate%s\n", response.directory().c_str(),
+              response.certificates_size(), response.certificates_size() == 1 ? "" : "s");
+  for (const v1::Certificate& cert : response.certificates()) {
+    std::vector<std::string> sans(cert.dns_names().begin(), cert.dns_names().end());
+    sans.insert(sans.end(), cert.ip_addresses().begin(), cert.ip_addresses().end());
+    const auto day = [](const google::protobuf::Timestamp& t) {
+      return absl::FormatTime("%Y-%m-%d", absl::FromUnixSeconds(t.seconds()),
+                              absl::UTCTimeZone());
+    };
+    std::printf("%s  %s%s\n", cert.name().c_str(), cert.subject().c_str(),
+                cert.is_ca() ? "  (CA)" : "");
+    if (!sans.empty()) std::printf("  SANs:    %s\n", absl::StrJoin(sans, ", ").c_str());
+    std::printf("  valid:   %s to %s\n", day(cert.not_before()).c_str(),
+                day(cert.not_after()).c_str());
+    std::printf("  SHA-1:   %s\n  SHA-256: %s\n", cert.sha1().c_str(), cert.sha256().c_str());
+    std::printf("  serves:  %s\n",
+                cert.can_serve() ? "yes" : ("no: " + cert.problem()).c_str());
+  }
+  return 0;
+}
+
 int DisconnectClient(const Context& c) {
   if (c.args.size() != 1) return UsageError("disconnect-client takes one NAME");
   v1::DisconnectClientRequest request;
@@ -481,7 +519,7 @@ int main(int argc, char** argv) {
           {"end-session", EndSession}, {"watch", Watch},
           {"servers", Servers},       {"create-server", CreateServer},
           {"end-server", EndServer},  {"clients", Clients},
-          {"search", Search},
+          {"search", Search},         {"certs", Certs},
           {"disconnect-client", DisconnectClient},
       };
   auto it = kCommands.find(command);

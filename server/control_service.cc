@@ -237,6 +237,18 @@ grpc::ServerUnaryReactor* ControlService::DeleteServer(
                                               request->disconnect_clients()));
 }
 
+grpc::ServerUnaryReactor* ControlService::ListCertificates(
+    grpc::CallbackServerContext* context,
+    const v1::ListCertificatesRequest* request,
+    v1::ListCertificatesResponse* response) {
+  absl::Status auth = Authorize(*context);
+  if (!auth.ok()) return FinishUnary(context, auth);
+  absl::StatusOr<v1::ListCertificatesResponse> listing =
+      servers_.ListCertificates(*request);
+  if (listing.ok()) *response = *std::move(listing);
+  return FinishUnary(context, listing.status());
+}
+
 grpc::ServerUnaryReactor* ControlService::ListClients(
     grpc::CallbackServerContext* context, const v1::ListClientsRequest* request,
     v1::ListClientsResponse* response) {

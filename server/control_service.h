@@ -60,6 +60,10 @@ class ControlService final : public v1::Control::CallbackService {
       grpc::CallbackServerContext* context,
       const v1::ListClientsRequest* request,
       v1::ListClientsResponse* response) override;
+  grpc::ServerUnaryReactor* ListCertificates(
+      grpc::CallbackServerContext* context,
+      const v1::ListCertificatesRequest* request,
+      v1::ListCertificatesResponse* response) override;
   grpc::ServerUnaryReactor* DisconnectClient(
       grpc::CallbackServerContext* context,
       const v1::DisconnectClientRequest* request,

@@ -104,6 +104,9 @@ void DebugServer::Accept() {
 }
 
 void DebugServer::Admit(std::unique_ptr<transports::Stream> stream) {
+  // A client certificate the transport verified (mTLS) says who the client
+  // is better than the identity it claims.
+  const std::string certified = stream->verified_identity();
   auto frames = protocol::FrameConnection::Create(
       std::move(stream),
       context_.transports->MakeCodec(spec_.transport, endpoint_));
@@ -115,8 +118,8 @@ void DebugServer::Admit(std::unique_ptr<transports::Stream> stream) {
   const std::string peer = frames->peer();
   protocol::ServerHandshake(
       frames, std::move(options),
-      [self = shared_from_this(), frames,
-       peer](absl::StatusOr<protocol::ClientInfo> info) {
+      [self = shared_from_this(), frames, peer,
+       certified](absl::StatusOr<protocol::ClientInfo> info) {
         if (!info.ok()) {
           // Never the password; the status says what went wrong.
           spdlog::info("{}: client {} refused: {}", self->name(), peer,
@@ -129,7 +132,9 @@ void DebugServer::Admit(std::unique_ptr<transports::Stream> stream) {
           }
           return;
         }
-        asio::post(self->strand_, [self, frames, identity = info->identity] {
+        asio::post(self->strand_, [self, frames,
+                                   identity = certified.empty() ? info->identity
+                                                                : certified] {
           self->Attach(frames, identity);
         });
       });

@@ -147,6 +147,43 @@ absl::Status ServerManager::Delete(const std::string& name,
   return absl::OkStatus();
 }
 
+namespace {
+
+google::protobuf::Timestamp TimestampOf(absl::Time time) {
+  google::protobuf::Timestamp stamp;
+  stamp.set_seconds(absl::ToUnixSeconds(time));
+  return stamp;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::ListCertificatesResponse> ServerManager::ListCertificates(
+    const v1::ListCertificatesRequest& request) const {
+  absl::StatusOr<transports::CertificateListing> listing =
+      transports_.ListCertificates(request.store() == v1::ListCertificatesRequest::MACHINE
+                                       ? transports::CertStore::kMachine
+                                       : transports::CertStore::kUser);
+  if (!listing.ok()) return listing.status();
+  v1::ListCertificatesResponse response;
+  response.set_directory(listing->directory);
+  for (const transports::tls::CertInfo& info : listing->certificates) {
+    v1::Certificate& cert = *response.add_certificates();
+    cert.set_name(info.name);
+    cert.set_subject(info.subject);
+    for (const std::string& name : info.dns_names) cert.add_dns_names(name);
+    for (const std::string& address : info.ip_addresses) cert.add_ip_addresses(address);
+    *cert.mutable_not_before() = TimestampOf(info.not_before);
+    *cert.mutable_not_after() = TimestampOf(info.not_after);
+    cert.set_sha1(info.sha1);
+    cert.set_sha256(info.sha256);
+    cert.set_has_key(info.has_key);
+    cert.set_is_ca(info.is_ca);
+    cert.set_can_serve(info.can_serve.ok());
+    cert.set_problem(std::string(info.can_serve.message()));
+  }
+  return response;
+}
+
 absl::StatusOr<std::vector<v1::Client>> ServerManager::ListClients(
     const v1::ListClientsRequest& request) {
   std::vector<v1::Client> clients;

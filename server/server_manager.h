@@ -54,6 +54,10 @@ class ServerManager {
 
   absl::StatusOr<std::vector<v1::Client>> ListClients(
       const v1::ListClientsRequest& request);
+
+  // ListCertificates lists a certificate store of the daemon's transports.
+  absl::StatusOr<v1::ListCertificatesResponse> ListCertificates(
+      const v1::ListCertificatesRequest& request) const;
   absl::Status DisconnectClient(const std::string& name);
 
   // CountFor: live (not ended) servers of a session.

@@ -120,9 +120,12 @@ TEST_F(ServerTest, FullRangeIsResourceExhaustedAndLeavesNoServer) {
   Completed made = Ctl({"create-server", absl::StrCat("tcp:port=", FreePortRun(1))});
   EXPECT_THAT(made.output, HasSubstr("0: dbgremote"));
 
-  Completed other = Ctl({"create-server", "ssl:proto=tls1,certuser=dbg,port=5005"});
-  EXPECT_THAT(other.output, HasSubstr("UNIMPLEMENTED"));
-  EXPECT_THAT(other.output, HasSubstr("ssl"));
+  // A TLS server whose certificate is not in the store is refused before
+  // anything listens.
+  Completed other = Ctl({"create-server", absl::StrCat("ssl:proto=tls1,certuser=nosuch,port=",
+                                                       FreePortRun(1))});
+  EXPECT_THAT(other.output, HasSubstr("NOT_FOUND"));
+  EXPECT_THAT(other.output, HasSubstr("certuser: no certificate \"nosuch\""));
 }
 
 TEST_F(ServerTest, EndsrvKeepsConnectedClientsAndRefusesNewOnes) {

@@ -85,6 +85,13 @@ std::unique_ptr<protocol::FrameCodec> TransportFactory::MakeCodec(
   return ops->make_codec(endpoint);
 }
 
+absl::StatusOr<CertificateListing> TransportFactory::ListCertificates(
+    CertStore store) const {
+  absl::StatusOr<tls::CertStore> opened = OpenCertStore(context_.options(), store);
+  if (!opened.ok()) return opened.status();
+  return CertificateListing{opened->dir(), opened->List()};
+}
+
 absl::Status TransportFactory::Supported(Transport transport) {
   if (Find(transport) == nullptr) return NotBuilt(transport, "is not built yet");
   return absl::OkStatus();

@@ -14,16 +14,24 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "asio/any_io_executor.hpp"
 #include "protocol/frame_codec.h"
 #include "transports/spec.h"
+#include "transports/tls/cert_store.h"
 #include "transports/transport.h"
 #include "transports/transport_ops.h"
 
 namespace dbgd::transports {
+
+// CertificateListing is one certificate store's directory and entries.
+struct CertificateListing {
+  std::string directory;
+  std::vector<tls::CertInfo> certificates;
+};
 
 class TransportFactory {
  public:
@@ -57,6 +65,10 @@ class TransportFactory {
   // REQUIRES: Supported(transport).ok().
   std::unique_ptr<protocol::FrameCodec> MakeCodec(Transport transport,
                                                   const Endpoint& endpoint);
+
+  // ListCertificates reads the certificate store `store` (certuser= or
+  // machuser=) as the ssl and spipe transports see it.
+  absl::StatusOr<CertificateListing> ListCertificates(CertStore store) const;
 
   // Supported is OK when `transport` is built, else UNIMPLEMENTED naming it.
   static absl::Status Supported(Transport transport);

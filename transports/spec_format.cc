@@ -204,9 +204,10 @@ std::string ClientSpecFor(const ServerSpec& spec, std::string_view host,
   client.com_device = spec.com_device;
   client.baud = spec.baud;
   client.channel = spec.channel;
-  // The client trusts the server's certificate through its CA; it never
-  // needs to name the server's certificate.
+  // A TLS client names what it trusts; the natural entry is the server's
+  // certificate itself (pinned) or its CA kept under the same name.
   client.tls_protocol = spec.tls_protocol;
+  client.cert = spec.cert;
   client.ip_version = spec.ip_version;
   client.password = spec.password;
   return FormatClientSpec(client, password);

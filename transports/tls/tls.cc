@@ -31,11 +31,6 @@ std::string StoreDir(const TransportOptions& options, CertStore store) {
                                           : options.machine_cert_dir;
 }
 
-absl::StatusOr<tls::CertStore> OpenStore(const TransportOptions& options,
-                                         CertStore store) {
-  return tls::CertStore::Open(StoreDir(options, store),
-                              store == CertStore::kUser ? "certuser" : "machuser");
-}
 
 tls::MinVersion MinOf(const std::optional<TlsProtocol>& proto) {
   return proto == TlsProtocol::kTls13 ? tls::MinVersion::kTls13
@@ -50,7 +45,7 @@ absl::StatusOr<std::shared_ptr<TlsContext>> ServerContext(
     return absl::InvalidArgumentError(
         "certuser: certuser= or machuser= is required for TLS servers");
   }
-  absl::StatusOr<tls::CertStore> store = OpenStore(context.options(), spec.cert->store);
+  absl::StatusOr<tls::CertStore> store = OpenCertStore(context.options(), spec.cert->store);
   if (!store.ok()) return store.status();
   absl::StatusOr<tls::ServingCert> serving = store->FindServing(spec.cert->name);
   if (!serving.ok()) return serving.status();
@@ -81,7 +76,7 @@ absl::StatusOr<std::shared_ptr<TlsContext>> ClientContext(
   config.host = std::move(host);
   config.min_version = MinOf(spec.tls_protocol);
   {
-    absl::StatusOr<tls::CertStore> store = OpenStore(context.options(), spec.cert->store);
+    absl::StatusOr<tls::CertStore> store = OpenCertStore(context.options(), spec.cert->store);
     if (!store.ok()) return store.status();
     absl::StatusOr<tls::TrustCert> trust = store->FindTrust(spec.cert->name);
     if (!trust.ok()) return trust.status();
@@ -322,6 +317,12 @@ absl::StatusOr<std::unique_ptr<Connector>> SpipeDial(
 }
 
 }  // namespace
+
+absl::StatusOr<tls::CertStore> OpenCertStore(const TransportOptions& options,
+                                             CertStore store) {
+  return tls::CertStore::Open(StoreDir(options, store),
+                              store == CertStore::kUser ? "certuser" : "machuser");
+}
 
 const TransportOps& SslTransport() {
   static constexpr TransportOps kOps{

@@ -24,6 +24,9 @@
 #ifndef DBGD_TRANSPORTS_TLS_TLS_H_
 #define DBGD_TRANSPORTS_TLS_TLS_H_
 
+#include "absl/status/statusor.h"
+#include "transports/spec.h"
+#include "transports/tls/cert_store.h"
 #include "transports/transport_ops.h"
 
 namespace dbgd::transports {
@@ -32,6 +35,11 @@ namespace dbgd::transports {
 // factory's table.
 const TransportOps& SslTransport();
 const TransportOps& SpipeTransport();
+
+// OpenCertStore opens the store `store` names in `options` (its directory,
+// or the default: tls::DefaultUserStore, tls::DefaultMachineStore).
+absl::StatusOr<tls::CertStore> OpenCertStore(const TransportOptions& options,
+                                             CertStore store);
 
 }  // namespace dbgd::transports
 
