@@ -180,12 +180,24 @@ void RemoteClient::StartConnect() {
   }
 }
 
+namespace {
+
+// SetupFailure: a connector or listener the transport refused to make. A
+// transport not built, or a `-remote` string that cannot work (a pipe on
+// another host, a TLS client trusting nothing), is the user's to fix: usage.
+ExitCode SetupFailure(const absl::Status& status) {
+  return absl::IsUnimplemented(status) || absl::IsInvalidArgument(status)
+             ? ExitCode::kUsage
+             : ExitCode::kCannotConnect;
+}
+
+}  // namespace
+
 void RemoteClient::StartForward() {
   absl::StatusOr<std::unique_ptr<transports::Connector>> connector =
       transports_.Dial(spec_, strand_);
   if (!connector.ok()) {
-    FailJoin({absl::IsUnimplemented(connector.status()) ? ExitCode::kUsage
-                                                        : ExitCode::kCannotConnect,
+    FailJoin({SetupFailure(connector.status()),
               std::string(connector.status().message())});
     return;
   }
@@ -203,8 +215,7 @@ void RemoteClient::StartReverse() {
   absl::StatusOr<std::unique_ptr<transports::Listener>> listener =
       transports_.AwaitServer(spec_, strand_);
   if (!listener.ok()) {
-    FailJoin({absl::IsUnimplemented(listener.status()) ? ExitCode::kUsage
-                                                       : ExitCode::kCannotConnect,
+    FailJoin({SetupFailure(listener.status()),
               absl::StrCat("cannot wait for a reverse connection: ",
                            listener.status().message())});
     return;
