@@ -235,6 +235,29 @@ absl::Duration HandshakeTimeout(const TransportContext& context) {
   return context.options().tls_handshake_timeout;
 }
 
+// Secure wraps what a row made in TLS, or passes on why it could not.
+absl::StatusOr<std::unique_ptr<Listener>> Secure(
+    const TransportContext& context,
+    absl::StatusOr<std::shared_ptr<TlsContext>> tls,
+    absl::StatusOr<std::unique_ptr<Listener>> inner,
+    asio::any_io_executor executor) {
+  if (!inner.ok()) return inner.status();
+  return std::make_unique<TlsListener>(*std::move(inner), *std::move(tls),
+                                       HandshakeTimeout(context), std::move(executor));
+}
+absl::StatusOr<std::unique_ptr<Connector>> Secure(
+    const TransportContext& context,
+    absl::StatusOr<std::shared_ptr<TlsContext>> tls,
+    absl::StatusOr<std::unique_ptr<Connector>> inner,
+    asio::any_io_executor executor) {
+  if (!inner.ok()) return inner.status();
+  return std::make_unique<TlsConnector>(*std::move(inner), *std::move(tls),
+                                        HandshakeTimeout(context), std::move(executor));
+}
+
+// Each row looks its certificates up first, so that a bad one leaves
+// nothing bound behind.
+
 // --- ssl: TLS over tcp ------------------------------------------------------
 
 absl::StatusOr<std::unique_ptr<Listener>> SslListen(TransportContext& context,
@@ -242,11 +265,8 @@ absl::StatusOr<std::unique_ptr<Listener>> SslListen(TransportContext& context,
                                                     asio::any_io_executor executor) {
   absl::StatusOr<std::shared_ptr<TlsContext>> tls = ServerContext(context, spec);
   if (!tls.ok()) return tls.status();
-  absl::StatusOr<std::unique_ptr<Listener>> inner =
-      ListenTcp(executor, context.io(), spec.port, spec.ip_version);
-  if (!inner.ok()) return inner.status();
-  return std::make_unique<TlsListener>(*std::move(inner), *std::move(tls),
-                                       HandshakeTimeout(context), std::move(executor));
+  return Secure(context, std::move(tls),
+                ListenTcp(executor, context.io(), spec.port, spec.ip_version), executor);
 }
 
 absl::StatusOr<std::unique_ptr<Connector>> SslConnectOut(
@@ -254,10 +274,10 @@ absl::StatusOr<std::unique_ptr<Connector>> SslConnectOut(
     asio::any_io_executor executor) {
   absl::StatusOr<std::shared_ptr<TlsContext>> tls = ServerContext(context, spec);
   if (!tls.ok()) return tls.status();
-  return std::make_unique<TlsConnector>(
-      MakeTcpConnector(executor, context.io(), spec.clicon, spec.port.first,
-                       spec.ip_version),
-      *std::move(tls), HandshakeTimeout(context), executor);
+  return Secure(context, std::move(tls),
+                MakeTcpConnector(executor, context.io(), spec.clicon, spec.port.first,
+                                 spec.ip_version),
+                executor);
 }
 
 absl::StatusOr<std::unique_ptr<Connector>> SslDial(TransportContext& context,
@@ -266,10 +286,10 @@ absl::StatusOr<std::unique_ptr<Connector>> SslDial(TransportContext& context,
   absl::StatusOr<std::shared_ptr<TlsContext>> tls =
       ClientContext(context, spec, spec.server);
   if (!tls.ok()) return tls.status();
-  return std::make_unique<TlsConnector>(
-      MakeTcpConnector(executor, context.io(), spec.server, spec.port.first,
-                       spec.ip_version),
-      *std::move(tls), HandshakeTimeout(context), executor);
+  return Secure(context, std::move(tls),
+                MakeTcpConnector(executor, context.io(), spec.server, spec.port.first,
+                                 spec.ip_version),
+                executor);
 }
 
 absl::StatusOr<std::unique_ptr<Listener>> SslAwaitServer(
@@ -280,40 +300,31 @@ absl::StatusOr<std::unique_ptr<Listener>> SslAwaitServer(
   absl::StatusOr<std::shared_ptr<TlsContext>> tls =
       ClientContext(context, spec, spec.server);
   if (!tls.ok()) return tls.status();
-  absl::StatusOr<std::unique_ptr<Listener>> inner =
-      ListenTcp(executor, context.io(), spec.port, spec.ip_version);
-  if (!inner.ok()) return inner.status();
-  return std::make_unique<TlsListener>(*std::move(inner), *std::move(tls),
-                                       HandshakeTimeout(context), std::move(executor));
+  return Secure(context, std::move(tls),
+                ListenTcp(executor, context.io(), spec.port, spec.ip_version), executor);
 }
 
-// --- spipe: TLS over npipe ------------------------------------------------------
+// --- spipe: TLS over npipe --------------------------------------------------
 
 absl::StatusOr<std::unique_ptr<Listener>> SpipeListen(
     TransportContext& context, const ServerSpec& spec,
     asio::any_io_executor executor) {
   absl::StatusOr<std::shared_ptr<TlsContext>> tls = ServerContext(context, spec);
   if (!tls.ok()) return tls.status();
-  absl::StatusOr<std::unique_ptr<Listener>> inner =
-      ListenNpipe(context, spec.pipe, executor);
-  if (!inner.ok()) return inner.status();
-  return std::make_unique<TlsListener>(*std::move(inner), *std::move(tls),
-                                       HandshakeTimeout(context), std::move(executor));
+  return Secure(context, std::move(tls), ListenNpipe(context, spec.pipe, executor),
+                executor);
 }
 
 absl::StatusOr<std::unique_ptr<Connector>> SpipeDial(
     TransportContext& context, const ClientSpec& spec,
     asio::any_io_executor executor) {
-  absl::StatusOr<std::unique_ptr<Connector>> inner =
-      DialNpipe(context, spec.server, spec.pipe, executor);
-  if (!inner.ok()) return inner.status();
   // A pipe is on this host, so its server must be certified as this host:
   // `.` stands for localhost.
   const std::string host = spec.server == "." ? "localhost" : spec.server;
   absl::StatusOr<std::shared_ptr<TlsContext>> tls = ClientContext(context, spec, host);
   if (!tls.ok()) return tls.status();
-  return std::make_unique<TlsConnector>(*std::move(inner), *std::move(tls),
-                                        HandshakeTimeout(context), executor);
+  return Secure(context, std::move(tls),
+                DialNpipe(context, spec.server, spec.pipe, executor), executor);
 }
 
 }  // namespace
