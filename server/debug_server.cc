@@ -4,20 +4,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "asio/post.hpp"
+#include "common/proto_time.h"
 #include "common/fmt_absl.h"
-#include "google/protobuf/util/time_util.h"
 #include "protocol/handshake.h"
 #include "spdlog/spdlog.h"
 
 namespace dbgd::server {
-namespace {
-
-google::protobuf::Timestamp ToProto(absl::Time time) {
-  return google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
-      absl::ToUnixNanos(time));
-}
-
-}  // namespace
 
 absl::StatusOr<std::shared_ptr<DebugServer>> DebugServer::Create(
     int id, std::shared_ptr<session::Session> session,
@@ -254,7 +246,7 @@ v1::Server DebugServer::Describe() const {
   server.set_hidden(spec_.hidden);
   server.set_reverse(spec_.reverse());
   server.set_password_required(!spec_.password.empty());
-  *server.mutable_create_time() = ToProto(create_time_);
+  *server.mutable_create_time() = ToProtoTime(create_time_);
   server.set_actual_endpoint(transports::DescribeEndpoint(spec_, endpoint_));
   server.set_connect_string(
       transports::ConnectStringFor(spec_, context_.advertise_host, endpoint_));
@@ -278,8 +270,8 @@ std::vector<v1::Client> DebugServer::Clients() const {
     client.set_transport(std::string(transports::TransportName(spec_.transport)));
     client.set_server(name());
     client.set_session(session_name_);
-    *client.mutable_connect_time() = ToProto(link->connect_time());
-    *client.mutable_last_active_time() = ToProto(link->last_active());
+    *client.mutable_connect_time() = ToProtoTime(link->connect_time());
+    *client.mutable_last_active_time() = ToProtoTime(link->last_active());
   }
   return clients;
 }
@@ -289,7 +281,7 @@ void DebugServer::Emit(v1::Event::Kind kind, const std::string& message,
   if (!context_.on_event) return;
   v1::Event event;
   event.set_kind(kind);
-  *event.mutable_time() = ToProto(absl::Now());
+  *event.mutable_time() = ToProtoTime(absl::Now());
   event.set_session(session_name_);
   event.set_message(message);
   if (client != nullptr) {

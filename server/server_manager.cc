@@ -10,6 +10,7 @@
 #include "absl/strings/strip.h"
 #include "asio/post.hpp"
 #include "common/paths.h"
+#include "common/proto_time.h"
 #include "transports/spec.h"
 
 namespace dbgd::server {
@@ -147,16 +148,6 @@ absl::Status ServerManager::Delete(const std::string& name,
   return absl::OkStatus();
 }
 
-namespace {
-
-google::protobuf::Timestamp TimestampOf(absl::Time time) {
-  google::protobuf::Timestamp stamp;
-  stamp.set_seconds(absl::ToUnixSeconds(time));
-  return stamp;
-}
-
-}  // namespace
-
 absl::StatusOr<v1::ListCertificatesResponse> ServerManager::ListCertificates(
     const v1::ListCertificatesRequest& request) const {
   absl::StatusOr<transports::CertificateListing> listing =
@@ -172,8 +163,8 @@ absl::StatusOr<v1::ListCertificatesResponse> ServerManager::ListCertificates(
     cert.set_subject(info.subject);
     for (const std::string& name : info.dns_names) cert.add_dns_names(name);
     for (const std::string& address : info.ip_addresses) cert.add_ip_addresses(address);
-    *cert.mutable_not_before() = TimestampOf(info.not_before);
-    *cert.mutable_not_after() = TimestampOf(info.not_after);
+    *cert.mutable_not_before() = ToProtoTime(info.not_before);
+    *cert.mutable_not_after() = ToProtoTime(info.not_after);
     cert.set_sha1(info.sha1);
     cert.set_sha256(info.sha256);
     cert.set_has_key(info.has_key);

@@ -8,7 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "asio/post.hpp"
-#include "google/protobuf/util/time_util.h"
+#include "common/proto_time.h"
 #include "session/pty.h"
 
 namespace dbgd::session {
@@ -49,11 +49,6 @@ std::string DefaultDisplayName(const v1::Target& target) {
       break;
   }
   return "session";
-}
-
-google::protobuf::Timestamp ToProto(absl::Time time) {
-  return google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
-      absl::ToUnixNanos(time));
 }
 
 }  // namespace
@@ -258,7 +253,7 @@ v1::Session Session::Describe() const {
   session.set_display_name(options_.display_name.empty()
                                ? DefaultDisplayName(options_.target)
                                : options_.display_name);
-  *session.mutable_create_time() = ToProto(create_time_);
+  *session.mutable_create_time() = ToProtoTime(create_time_);
   session.set_client_count(static_cast<int32_t>(hub_->client_count()));
   session.set_history_bytes(options_.history_bytes > 0 ? options_.history_bytes
                                                         : kDefaultHistoryBytes);
@@ -384,7 +379,7 @@ void Session::Emit(v1::Event::Kind kind, const std::string& message) {
   if (!events_) return;
   v1::Event event;
   event.set_kind(kind);
-  *event.mutable_time() = ToProto(absl::Now());
+  *event.mutable_time() = ToProtoTime(absl::Now());
   event.set_session(name());
   event.set_message(message);
   if (kind == v1::Event::SESSION_CREATED || kind == v1::Event::SESSION_ENDED) {

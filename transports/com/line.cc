@@ -260,6 +260,11 @@ void Line::Tidy(uint8_t channel) {
   if (!end.serving && !end.client && end.session == nullptr) ends_.erase(it);
 }
 
+absl::Status Line::FailedStatus() const {
+  return absl::UnavailableError(
+      absl::StrCat("serial line ", device_, " failed: ", failed_.message()));
+}
+
 void Line::Fail(std::error_code error) {
   failed_ = error;
   for (auto& [channel, end] : ends_) {
@@ -267,8 +272,7 @@ void Line::Fail(std::error_code error) {
     if (end.accept) {
       asio::post(end.accept_executor,
                  [accept = std::move(end.accept),
-                  status = absl::UnavailableError(absl::StrCat(
-                      "serial line ", device_, " failed: ", error.message()))] {
+                  status = FailedStatus()] {
                    accept(status);
                  });
       end.accept = nullptr;
@@ -393,9 +397,7 @@ void Line::AcceptOn(uint8_t channel, StreamHandler handler,
   }
   if (failed_) {
     asio::post(executor, [handler = std::move(handler),
-                          status = absl::UnavailableError(absl::StrCat(
-                              "serial line ", device_, " failed: ",
-                              failed_.message()))] { handler(status); });
+                          status = FailedStatus()] { handler(status); });
     return;
   }
   if (end.unaccepted != nullptr) {
@@ -432,10 +434,7 @@ void Line::StopServing(uint8_t channel) {
 
 absl::StatusOr<std::unique_ptr<Stream>> Line::Join(uint8_t channel) {
   MutexLock lock(&mu_);
-  if (failed_) {
-    return absl::UnavailableError(
-        absl::StrCat("serial line ", device_, " failed: ", failed_.message()));
-  }
+  if (failed_) return FailedStatus();
   ChannelEnd& end = ends_[channel];
   if (end.serving || end.client) {
     return absl::AlreadyExistsError(absl::StrCat(
