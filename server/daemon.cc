@@ -252,11 +252,18 @@ void Daemon::OnRegistryState(const discovery::RegistryState& state) {
 
 void Daemon::ApplyHealth() {
   if (!serving_) return;
+  // Each listener answers for the services it serves, by their full names
+  // (what grpc-health-probe and Kubernetes' gRPC probes ask for), for the
+  // whole daemon (""), and for the registry.
   for (grpc::Server* server : {server_.get(), discovery_server_.get()}) {
     if (server == nullptr) continue;
-    server->GetHealthCheckService()->SetServingStatus(true);
-    server->GetHealthCheckService()->SetServingStatus(
-        kRegistryHealthService, registry_state_.registered);
+    grpc::HealthCheckServiceInterface& health = *server->GetHealthCheckService();
+    health.SetServingStatus(true);
+    if (server == server_.get()) {
+      health.SetServingStatus(v1::Control::service_full_name(), true);
+    }
+    health.SetServingStatus(v1::Discovery::service_full_name(), true);
+    health.SetServingStatus(kRegistryHealthService, registry_state_.registered);
   }
 }
 

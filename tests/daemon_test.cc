@@ -172,6 +172,22 @@ TEST(DaemonTest, SearchServersAnswersFromTheEmbeddedRegistry) {
                                  &health).ok());
   EXPECT_EQ(health.status(), grpc::health::v1::HealthCheckResponse::SERVING)
       << "the embedded registry always has this daemon's servers";
+  // Probes name the services they depend on by their full names.
+  for (const char* service : {"", "dbgd.v1.Control", "dbgd.v1.Discovery"}) {
+    grpc::health::v1::HealthCheckRequest request;
+    request.set_service(service);
+    grpc::Status checked = health_stub->Check(
+        channel->NewContext(absl::Seconds(5)).get(), request, &health);
+    ASSERT_TRUE(checked.ok()) << "\"" << service << "\": " << checked.error_message();
+    EXPECT_EQ(health.status(), grpc::health::v1::HealthCheckResponse::SERVING)
+        << "\"" << service << "\"";
+  }
+  grpc::health::v1::HealthCheckRequest unknown;
+  unknown.set_service("dbgd.v1.Nosuch");
+  EXPECT_EQ(health_stub
+                ->Check(channel->NewContext(absl::Seconds(5)).get(), unknown, &health)
+                .error_code(),
+            grpc::StatusCode::NOT_FOUND);
   health_stub.reset();
   discovery.reset();
   channel.reset();

@@ -196,6 +196,18 @@ TEST(DiscoveryTest, EmbeddedListsActualEndpointsButNeverHiddenOrReverseServers) 
   EXPECT_THAT(json.output, HasSubstr("\"daemon\": \"Box17:"));
   EXPECT_THAT(json.output, Not(HasSubstr("secret")));
 
+  // The discovery listener answers health for what it serves: Discovery,
+  // not Control.
+  const auto probe = [&](const std::string& service) {
+    return RunToCompletion({Dbgctl(), "--addr=" + daemon.discovery(), "health", service});
+  };
+  EXPECT_EQ(probe("dbgd.v1.Discovery").output, "SERVING\n");
+  EXPECT_EQ(probe("dbgd.registry").output, "SERVING\n");
+  Completed control = probe("dbgd.v1.Control");
+  EXPECT_NE(WEXITSTATUS(control.status), 0);
+  EXPECT_THAT(control.output, HasSubstr("NOT_FOUND")) << "no Control on this listener";
+  EXPECT_EQ(daemon.Ctl({"health", "dbgd.v1.Control"}).output, "SERVING\n");
+
   // .endsrv takes a server out of the listing.
   Completed ended = daemon.Ctl({"end-server", "0"});
   ASSERT_EQ(WEXITSTATUS(ended.status), 0) << ended.output;

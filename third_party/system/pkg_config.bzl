@@ -115,6 +115,14 @@ def _impl(ctx):
             fail("{} not found; install protobuf-compiler and protobuf-compiler-grpc (tools/bootstrap does)".format(tool))
         ctx.symlink(path, "bin/" + tool)
     build.append('exports_files(["bin/protoc", "bin/grpc_cpp_plugin"])')
+
+    # The standard gRPC protos (health checking) that libgrpc++ implements
+    # but does not ship; Debian's grpc-proto package does.
+    health = "/usr/share/grpc-proto/grpc/health/v1/health.proto"
+    if not ctx.path(health).exists:
+        fail("{} not found; install the Debian package `grpc-proto` (tools/bootstrap does)".format(health))
+    ctx.symlink(health, "grpc-proto/grpc/health/v1/health.proto")
+    build.append('exports_files(["grpc-proto/grpc/health/v1/health.proto"])')
     ctx.file("BUILD.bazel", "\n".join(build) + "\n")
     ctx.file("WORKSPACE", 'workspace(name = "{}")\n'.format(ctx.name))
 

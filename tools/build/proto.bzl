@@ -24,7 +24,10 @@ def cc_grpc_proto(name, srcs, deps = [], grpc = False, visibility = None):
         cc_srcs += [s + ".grpc.pb.cc" for s in stems]
 
     out_dir = "$(GENDIR)/" + native.package_name()
+    # Sources may also be generated into this package (copies of system
+    # protos): they are imported from the output tree.
     cmd = "$(location @system//:bin/protoc) -I" + native.package_name()
+    cmd += " -I" + out_dir
     cmd += " --cpp_out=" + out_dir
     tools = ["@system//:bin/protoc"]
     if grpc:
