@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <chrono>
 
 #include "absl/strings/match.h"
@@ -22,6 +23,12 @@
 namespace dbgd::server {
 namespace {
 
+// InContainer: podman, Docker and systemd-nspawn each leave a sign.
+bool InContainer() {
+  return ::access("/run/.containerenv", F_OK) == 0 ||
+         ::access("/.dockerenv", F_OK) == 0 || std::getenv("container") != nullptr;
+}
+
 // Discovery settings after validation.
 struct DiscoverySettings {
   std::string advertise_host;
@@ -38,7 +45,17 @@ absl::StatusOr<DiscoverySettings> ResolveDiscovery(
       !host.ok()) {
     return host;
   }
-  if (settings.advertise_host.empty()) settings.advertise_host = HostName();
+  if (settings.advertise_host.empty()) {
+    settings.advertise_host = HostName();
+    // A container's host name is its ID, which nobody outside resolves.
+    if (InContainer()) {
+      spdlog::warn(
+          "running in a container: connect strings and discovery name host "
+          "\"{}\", which other hosts cannot reach; set --advertise_host (and "
+          "--advertise_ports for a port mapping)",
+          settings.advertise_host);
+    }
+  }
   const DiscoveryOptions& d = options.discovery;
   if (!d.listen.empty()) {
     absl::StatusOr<std::string> listen =

@@ -248,8 +248,14 @@ v1::Server DebugServer::Describe() const {
   server.set_password_required(!spec_.password.empty());
   *server.mutable_create_time() = ToProtoTime(create_time_);
   server.set_actual_endpoint(transports::DescribeEndpoint(spec_, endpoint_));
+  // A reverse server's port is its client's, never mapped.
+  transports::Endpoint advertised = endpoint_;
+  if (!spec_.reverse()) {
+    advertised.port = context_.advertise_ports.Advertised(endpoint_.port);
+  }
+  server.set_advertised_endpoint(transports::DescribeEndpoint(spec_, advertised));
   server.set_connect_string(
-      transports::ConnectStringFor(spec_, context_.advertise_host, endpoint_));
+      transports::ConnectStringFor(spec_, context_.advertise_host, advertised));
   // The listener is made before the server is shared and never replaced.
   if (listener_ != nullptr) server.set_damaged_packets(listener_->damaged_packets());
   MutexLock lock(&mu_);

@@ -32,6 +32,7 @@
 #include "protocol/auth_throttle.h"
 #include "protocol/frame_connection.h"
 #include "server/client_link.h"
+#include "server/port_map.h"
 #include "server/redialer.h"
 #include "session/session.h"
 #include "transports/factory.h"
@@ -47,6 +48,7 @@ struct DebugServerContext {
   transports::TransportFactory* transports = nullptr;
   protocol::AuthThrottle* throttle = nullptr;
   std::string advertise_host;  // the host clients are told to connect to
+  PortMap advertise_ports;     // and the port, for a listening port
   // Allocates daemon-wide client IDs (`clients/N`).
   std::function<uint64_t()> next_client_id;
   // Server state changes, client joins and leaves, for WatchEvents and the

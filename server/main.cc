@@ -20,6 +20,7 @@
 #include "common/paths.h"
 #include "server/daemon.h"
 #include "server/logging.h"
+#include "server/port_map.h"
 #include "transports/flags.h"
 #include "spdlog/spdlog.h"
 
@@ -63,6 +64,11 @@ ABSL_FLAG(std::string, server, "",
 ABSL_FLAG(std::string, advertise_host, "",
           "The host name clients are told to connect to (connect strings, "
           "discovery). Default: this machine's host name.");
+ABSL_FLAG(std::string, advertise_ports, "",
+          "Ports as clients elsewhere reach them, through NAT or a "
+          "container's port mapping: HOST:CONTAINER[,...] as for `podman run "
+          "-p` (e.g. 15005:5005 or 15000-15009:5000-5009). Connect strings "
+          "and discovery show the HOST port. Default: ports as they are.");
 ABSL_FLAG(std::string, advertise_address, "",
           "HOST[:PORT] where other hosts reach this daemon's Discovery "
           "service, reported with every registered server. Default: "
@@ -182,6 +188,10 @@ int main(int argc, char** argv) {
   options.control.token_file = absl::GetFlag(FLAGS_control_token_file);
   options.control.insecure = absl::GetFlag(FLAGS_insecure_control);
   options.servers.advertise_host = absl::GetFlag(FLAGS_advertise_host);
+  absl::StatusOr<dbgd::server::PortMap> advertise_ports =
+      dbgd::server::PortMap::Parse(absl::GetFlag(FLAGS_advertise_ports));
+  if (!advertise_ports.ok()) return Fail(advertise_ports.status());
+  options.servers.advertise_ports = *std::move(advertise_ports);
   absl::StatusOr<dbgd::transports::TransportOptions> transports =
       dbgd::transports::ServerTransportOptionsFromFlags();
   if (!transports.ok()) return Fail(transports.status());

@@ -43,7 +43,7 @@ v1::DiscoveredServer Registrar::ToDiscovered(const v1::Server& server,
   v1::DiscoveredServer found;
   found.set_host(options.advertise_host);
   found.set_kind("Debugger Server");
-  found.set_endpoint(server.actual_endpoint());
+  found.set_endpoint(server.advertised_endpoint());
   found.set_password_required(server.password_required());
   found.set_session_display_name(display_name);
   found.set_daemon(options.daemon_address);

@@ -44,6 +44,7 @@ ServerManager::ServerManager(asio::io_context& io, SessionManager& sessions,
   context_.advertise_host = options.advertise_host.empty()
                                 ? dbgd::HostName()
                                 : options.advertise_host;
+  context_.advertise_ports = options.advertise_ports;
   context_.next_client_id = [this] { return next_client_id_++; };
   context_.on_event = [this](v1::Event event) { events_.Publish(event); };
   // A session's servers end with it. Subscribers may not call back into

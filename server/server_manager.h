@@ -27,6 +27,7 @@ namespace dbgd::server {
 
 struct ServerManagerOptions {
   std::string advertise_host;  // in connect strings; default: the host name
+  PortMap advertise_ports;     // listening port → the port clients use
   protocol::AuthThrottleOptions throttle;
   transports::TransportOptions transports;
 };

@@ -248,6 +248,9 @@ TEST(DaemonTest, BadFlagValuesAreNamed) {
            {"--discovery_listen=127.0.0.1:99999", "discovery_listen: port \"99999\""},
            {"--advertise_host=a b", "advertise_host: \"a b\" is not a host name"},
            {"--advertise_address=:7701", "advertise_address: \":7701\" names no host"},
+           {"--advertise_ports=5005", "--advertise_ports: \"5005\" is not a port mapping"},
+           {"--server_bind_address=localhost",
+            "--server_bind_address: \"localhost\" is not an IPv4 or IPv6 address"},
        }) {
     run = testing::RunToCompletion({Dbgd(), control, flag}, absl::Seconds(10));
     EXPECT_EQ(WEXITSTATUS(run.status), 2) << flag;

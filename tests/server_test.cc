@@ -354,5 +354,32 @@ TEST_F(ServerTest, StartupServerFlag) {
   EXPECT_THAT(client->output(), HasSubstr("target.c"));
 }
 
+TEST_F(ServerTest, BindAddressAndAdvertisedPortsForNatAndContainers) {
+  const uint16_t port = FreePortRun(1);
+  StartDaemon("crash", {"--server_bind_address=127.0.0.1", "--advertise_host=gateway",
+                        absl::StrCat("--advertise_ports=", port + 10000, ":", port)});
+  CreateServer(absl::StrCat("tcp:port=", port));
+  EXPECT_THAT(Ctl({"servers"}).output, HasSubstr(absl::StrCat("tcp:Port=", port)))
+      << ".servers shows the port the server listens on";
+  Completed json = Ctl({"--json", "servers"});
+  EXPECT_THAT(json.output, HasSubstr(absl::StrCat("\"advertised_endpoint\": \"tcp:Port=",
+                                                  port + 10000, "\"")));
+  EXPECT_THAT(json.output, HasSubstr(absl::StrCat("\"connect_string\": \"tcp:server=gateway,port=",
+                                                  port + 10000)));
+  Completed search = Ctl({"--json", "search", "gateway"});
+  EXPECT_THAT(search.output, HasSubstr(absl::StrCat("\"endpoint\": \"tcp:Port=", port + 10000)))
+      << "discovery lists the port clients elsewhere use";
+
+  auto client = Remote(absl::StrCat("tcp:server=127.0.0.1,port=", port), "box\\alice");
+  client->WriteStdin("print 6*7\n");
+  client->CloseStdin();
+  EXPECT_EQ(ExitCode(*client), 0) << client->output();
+  EXPECT_THAT(client->output(), HasSubstr("$1 = 42"));
+  // Only the one address listens: not the rest of the loopback network.
+  auto elsewhere = Remote(absl::StrCat("tcp:server=127.0.0.2,port=", port), "box\\bob");
+  elsewhere->CloseStdin();
+  EXPECT_EQ(ExitCode(*elsewhere), kExitConnect) << elsewhere->output();
+}
+
 }  // namespace
 }  // namespace dbgd

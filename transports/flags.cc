@@ -6,6 +6,7 @@
 #include "absl/flags/flag.h"
 #include "absl/time/time.h"
 #include "absl/strings/str_cat.h"
+#include "asio/ip/address.hpp"
 
 ABSL_FLAG(std::string, pipe_dir, "",
           "Directory of npipe sockets (default $XDG_RUNTIME_DIR/dbgd/pipes, "
@@ -49,6 +50,19 @@ std::string RemoteFormsUsage(absl::string_view program) {
   std::string text;
   for (const char* form : kForms) absl::StrAppend(&text, program, " -remote ", form, "\n");
   return text;
+}
+
+absl::StatusOr<std::string> ParseBindAddress(absl::string_view text) {
+  if (text.empty()) return std::string();
+  std::error_code error;
+  const asio::ip::address address =
+      asio::ip::make_address(std::string(text), error);
+  if (error) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--server_bind_address: \"", text,
+        "\" is not an IPv4 or IPv6 address (e.g. 127.0.0.1, 10.0.0.5, ::1)"));
+  }
+  return address.to_string();
 }
 
 absl::StatusOr<mode_t> ParsePipeMode(absl::string_view text) {

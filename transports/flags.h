@@ -25,13 +25,20 @@ namespace dbgd::transports {
 TransportOptions TransportOptionsFromFlags();
 
 // ServerTransportOptionsFromFlags: TransportOptionsFromFlags plus
-// --pipe_mode; INVALID_ARGUMENT naming the flag when it is not a mode.
+// --pipe_mode and --server_bind_address; INVALID_ARGUMENT naming the flag
+// when one is malformed.
 // Defined by //transports:server_flags, which the daemon links.
 absl::StatusOr<TransportOptions> ServerTransportOptionsFromFlags();
 
 // RemoteFormsUsage: the `-remote` forms of the transports this build has,
 // one usage line each after `program` ("dbgremote -remote tcp:server=…").
 std::string RemoteFormsUsage(absl::string_view program);
+
+// ParseBindAddress checks --server_bind_address: empty (every interface) or
+// an IPv4 or IPv6 address literal, returned in its canonical form.
+// INVALID_ARGUMENT naming the flag otherwise (host names are refused: a name
+// may resolve to several addresses, or to others tomorrow).
+absl::StatusOr<std::string> ParseBindAddress(absl::string_view text);
 
 // ParsePipeMode reads an octal socket mode such as "0660" or "600".
 // INVALID_ARGUMENT naming --pipe_mode unless it is octal and at most 0777.

@@ -51,6 +51,9 @@ struct TransportOptions {
   std::string machine_cert_dir;
   // ssl, spipe: how long a TLS handshake may take.
   absl::Duration tls_handshake_timeout = absl::Seconds(10);
+  // tcp, ssl: the one local address servers listen on (an IPv4 or IPv6
+  // literal); empty: every interface, as WinDbg's servers.
+  std::string bind_address;
 };
 
 // TransportContext is the one home of what transports share across a

@@ -184,6 +184,16 @@ class TcpConnector final : public Connector {
   std::shared_ptr<tcp::socket> socket_;  // of the attempt in progress
 };
 
+// PortsInUse is the error when every port of `ports` is taken.
+absl::Status PortsInUse(PortRange ports) {
+  if (ports.is_range()) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "port: every port of ", ports.first, ":", ports.last, " is in use"));
+  }
+  return absl::ResourceExhaustedError(
+      absl::StrCat("port: ", ports.first, " is in use"));
+}
+
 // TryBind opens, binds and listens on `endpoint`; returns the error.
 std::error_code TryBind(tcp::acceptor& acceptor, const tcp::endpoint& endpoint,
                         bool v6_only) {
@@ -206,11 +216,21 @@ std::error_code TryBind(tcp::acceptor& acceptor, const tcp::endpoint& endpoint,
   return error;
 }
 
-// Bind binds the first free port of `ports` (see ListenTcp).
+// BindOne binds the first free port of `ports` on `address` alone.
+absl::StatusOr<tcp::acceptor> BindOne(asio::any_io_executor executor,
+                                      PortRange ports, IpVersion version,
+                                      const std::string& address);
+
+// Bind binds the first free port of `ports` (see ListenTcp) on every
+// interface, or on `address` when it is not empty (--server_bind_address).
 absl::StatusOr<tcp::acceptor> Bind(asio::any_io_executor executor,
-                                   PortRange ports, IpVersion version) {
+                                   PortRange ports, IpVersion version,
+                                   const std::string& address = "") {
   if (ports.first == 0 || ports.last < ports.first) {
     return absl::InvalidArgumentError("port: invalid range");
+  }
+  if (!address.empty()) {
+    return BindOne(std::move(executor), ports, version, address);
   }
   for (uint32_t port = ports.first; port <= ports.last; ++port) {
     tcp::acceptor acceptor(executor);
@@ -234,12 +254,40 @@ absl::StatusOr<tcp::acceptor> Bind(asio::any_io_executor executor,
       return PosixError(absl::StrCat("port: cannot listen on ", port), error);
     }
   }
-  if (ports.is_range()) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "port: every port of ", ports.first, ":", ports.last, " is in use"));
+  return PortsInUse(ports);
+}
+
+absl::StatusOr<tcp::acceptor> BindOne(asio::any_io_executor executor,
+                                      PortRange ports, IpVersion version,
+                                      const std::string& address) {
+  std::error_code error;
+  const asio::ip::address ip = asio::ip::make_address(address, error);
+  if (error) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "server_bind_address: \"", address, "\" is not an IP address"));
   }
-  return absl::ResourceExhaustedError(
-      absl::StrCat("port: ", ports.first, " is in use"));
+  if (version == IpVersion::kV6 && !ip.is_v6()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "ipversion=6: this daemon's servers listen on ", address,
+        " (--server_bind_address), an IPv4 address"));
+  }
+  if (version == IpVersion::kV4 && !ip.is_v4()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "ipversion=4: this daemon's servers listen on ", address,
+        " (--server_bind_address), an IPv6 address"));
+  }
+  for (uint32_t port = ports.first; port <= ports.last; ++port) {
+    tcp::acceptor acceptor(executor);
+    // "::" with the default ipversion still takes IPv4 too, as the
+    // every-interface listener does.
+    error = TryBind(acceptor, tcp::endpoint(ip, port), version == IpVersion::kV6);
+    if (!error) return acceptor;
+    if (error != asio::error::address_in_use) {
+      return PosixError(
+          absl::StrCat("port: cannot listen on ", address, " port ", port), error);
+    }
+  }
+  return PortsInUse(ports);
 }
 
 // --- The row ----------------------------------------------------------------
@@ -248,7 +296,8 @@ absl::StatusOr<std::unique_ptr<Listener>> Listen(TransportContext& context,
                                                  const ServerSpec& spec,
                                                  asio::any_io_executor executor) {
   absl::StatusOr<tcp::acceptor> acceptor =
-      Bind(std::move(executor), spec.port, spec.ip_version);
+      Bind(std::move(executor), spec.port, spec.ip_version,
+           context.options().bind_address);
   if (!acceptor.ok()) return acceptor.status();
   Endpoint endpoint{.port = acceptor->local_endpoint().port()};
   if (spec.icf_enable) {

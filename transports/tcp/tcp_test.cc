@@ -159,6 +159,44 @@ TEST_F(TcpTest, Ipversion6RefusesIpv4Clients) {
   EXPECT_EQ(v4.status().code(), absl::StatusCode::kUnavailable) << v4.status();
 }
 
+// ServeOn listens as the tcp row does for `spec` in a daemon whose
+// --server_bind_address is `address`.
+absl::StatusOr<std::unique_ptr<Listener>> ServeOn(asio::any_io_executor io,
+                                                  const std::string& address,
+                                                  const std::string& spec) {
+  TransportContext context(io, TransportOptions{.bind_address = address});
+  absl::StatusOr<ServerSpec> parsed = ParseServerSpec(spec);
+  if (!parsed.ok()) return parsed.status();
+  return TcpTransport().listen(context, *parsed, io);
+}
+
+TEST_F(TcpTest, BindAddressListensThereAlone) {
+  const uint16_t p = FreePort(loop_.context());
+  absl::StatusOr<std::unique_ptr<Listener>> listener =
+      ServeOn(executor(), "127.0.0.1", absl::StrCat("tcp:port=", p));
+  ASSERT_TRUE(listener.ok()) << listener.status();
+  auto [accepted, connected] = RoundTrip(**listener, "127.0.0.1", IpVersion::kAny);
+  EXPECT_THAT(accepted, StartsWith("ipv4:127.0.0.1:"));
+  // The rest of the loopback network, and IPv6, are other addresses.
+  EXPECT_EQ(Connect("127.0.0.2", p, IpVersion::kAny).status().code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(Connect("::1", p, IpVersion::kAny).status().code(),
+            absl::StatusCode::kUnavailable);
+  (*listener)->Close();
+}
+
+TEST_F(TcpTest, BindAddressOfTheOtherFamilyIsRefusedNamingBoth) {
+  absl::StatusOr<std::unique_ptr<Listener>> v6 =
+      ServeOn(executor(), "127.0.0.1", "tcp:port=40000,ipversion=6");
+  EXPECT_EQ(v6.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(v6.status().message(), HasSubstr("ipversion=6"));
+  EXPECT_THAT(v6.status().message(), HasSubstr("--server_bind_address"));
+  absl::StatusOr<std::unique_ptr<Listener>> v4 =
+      ServeOn(executor(), "::1", "tcp:port=40000,ipversion=4");
+  EXPECT_EQ(v4.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(v4.status().message(), HasSubstr("ipversion=4"));
+}
+
 TEST_F(TcpTest, ConnectToNothingFails) {
   const uint16_t p = FreePort(loop_.context());
   absl::StatusOr<std::string> result =
