@@ -1,6 +1,6 @@
 // SearchServers end to end: a gRPC call over a Unix socket to the Discovery
 // service on an embedded registry of 100,000 servers, as `dbgctl search`
-// makes it (issue #5: a search over 100,000 servers answers in < 50 ms).
+// makes it (the target: a search over 100,000 servers answers in < 50 ms).
 //
 //   bazel run -c opt //bench:discovery_rpc_bench
 

@@ -1,4 +1,4 @@
-// The etcd registry at issue #5's scale: 100,000 servers over 100 hosts.
+// The etcd registry at the scale discovery is built for: 100,000 servers over 100 hosts.
 //
 // Starts its own etcd (testing/etcd_process), publishes the servers through
 // EtcdRegistry and reports how long that took, then measures searches,

@@ -116,7 +116,7 @@ class SessionEndTest : public ::testing::Test {
   int next_id_ = 0;
 };
 
-// The defect of issue #9: the engine's exit was handled as soon as it was
+// A defect once seen: the engine's exit was handled as soon as it was
 // seen, and the console closed with its last bytes still unread.
 TEST_F(SessionEndTest, EveryByteBeforeTheExitReachesTheClientBeforeTheEnd) {
   const std::string want = SeqOutput(kLines);

@@ -1,4 +1,4 @@
-// Discovery end to end ("search for debugging servers", issue #5): the real
+// Discovery end to end ("search for debugging servers", docs/discovery.md): the real
 // dbgd, dbgctl and dbgremote binaries, real GDB sessions, and a real etcd
 // on loopback ports the test picks.
 

@@ -72,7 +72,7 @@ absl::StatusOr<std::string> Expand(absl::string_view pipe, pid_t pid,
     }
     int width = 0;
     if (!width_text.empty()) {
-      // Space padding would put spaces in a pipe name, which DESIGN §1 bans.
+      // Space padding would put spaces in a pipe name, which the grammar bans (docs/server-strings.md).
       if (!zero_pad) {
         return KeyError("pipe", absl::StrCat(Quoted(code),
                                              " would pad with spaces; use a "

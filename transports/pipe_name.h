@@ -1,4 +1,4 @@
-// Pipe names: the rules a `pipe=` value obeys (DESIGN.md §1, docs/decisions.md
+// Pipe names: the rules a `pipe=` value obeys (docs/server-strings.md, docs/decisions.md
 // entry 13) and the expansion of a server's printf-style codes into the
 // daemon's process and thread IDs. The grammar (transports/spec.h) validates
 // with these rules; the npipe transport expands a server's name when it binds.

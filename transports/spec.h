@@ -2,7 +2,7 @@
 //
 // A ServerSpec is what `.server` takes (`tcp:port=51:60,password=x`); a
 // ClientSpec is what `-remote` takes (`tcp:server=box17,port=53`). Parsing
-// enforces every rule of DESIGN.md §1 and reports the first violation as
+// enforces every rule of docs/server-strings.md and reports the first violation as
 // INVALID_ARGUMENT whose message names the offending key and the reason
 // (`port: 70000 is above 65535`). Formatting is canonical: keys in a fixed
 // order, lower-case names, so Parse(Format(Parse(s))) == Parse(s).

@@ -20,7 +20,7 @@
 namespace dbgd::transports::grammar {
 namespace {
 
-// Limits of DESIGN.md §1 and of what a Linux host can use.
+// Limits of the `.server` grammar (docs/server-strings.md) and of what a Linux host can use.
 constexpr size_t kMaxPasswordLength = 12;
 constexpr uint64_t kMaxPort = 65535;
 constexpr uint64_t kMaxChannel = 254;

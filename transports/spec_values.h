@@ -1,6 +1,6 @@
 // Parsers for the values of `.server` / `-remote` options: ports and ranges,
 // COM lines, baud rates, channels, TLS protocols, certificates, passwords,
-// hosts and IP versions. Each enforces its rule of DESIGN.md §1 and reports a
+// hosts and IP versions. Each enforces its rule of docs/server-strings.md and reports a
 // violation as INVALID_ARGUMENT under the key it parses (`port: 70000 is
 // above 65535`), echoing input only through Shown/Quoted.
 //

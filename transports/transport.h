@@ -1,4 +1,4 @@
-// Byte-stream transports for debugging servers and clients (DESIGN §2).
+// Byte-stream transports for debugging servers and clients (docs/architecture.md).
 //
 // Every transport (tcp, npipe, com, ssl, spipe) yields Streams: ordered,
 // reliable byte streams on the daemon's event loop. A Listener accepts

@@ -35,11 +35,11 @@ namespace dbgd::transports {
 
 // TransportOptions: the daemon's configuration of its transports.
 struct TransportOptions {
-  // npipe, spipe: where pipes live and their socket mode (issue #10).
+  // npipe, spipe: where pipes live and their socket mode (docs/servers.md).
   std::string pipe_dir;
   mode_t pipe_mode = 0600;
   // com: glob patterns of devices that may be opened besides the built-in
-  // allow-list (issue #10).
+  // allow-list (docs/servers.md).
   std::vector<std::string> com_allow;
   // com: a client session on a channel ends after this long without a
   // packet from its peer; each side sends a keepalive after a third of it

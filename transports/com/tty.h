@@ -1,5 +1,5 @@
 // Serial lines for the com transport: which device paths the daemon may open
-// (DESIGN.md §1 "Linux mapping", docs/decisions.md entry 14) and opening one
+// (docs/servers.md, docs/decisions.md entry 14) and opening one
 // as a raw 8N1 line at any rate the tty takes (standard rates by their B
 // constant, any other through termios2's BOTHER).
 //
