@@ -1,4 +1,4 @@
-// Challenge–response password authentication (DESIGN §4).
+// Challenge–response password authentication (docs/protocol.md).
 //
 // The server sends a fresh random nonce; the client answers with
 // HMAC-SHA256(key = password, message = nonce). The password never crosses

@@ -1,4 +1,4 @@
-// AuthThrottle: slows down and locks out password guessing (DESIGN §4).
+// AuthThrottle: slows down and locks out password guessing (docs/protocol.md).
 //
 // One AuthThrottle is shared by every connection of a daemon and keyed by
 // the peer's source (transports::Stream::source(): an IP address without the

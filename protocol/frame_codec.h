@@ -1,4 +1,4 @@
-// Framing of the remote debugging protocol (DESIGN §4).
+// Framing of the remote debugging protocol (docs/protocol.md).
 //
 // A FrameCodec turns Frames into the bytes of one kind of link and back;
 // each transport says which codec its links use (transports/factory.h), and

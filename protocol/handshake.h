@@ -1,4 +1,4 @@
-// The remote protocol's handshake and password check (DESIGN §4).
+// The remote protocol's handshake and password check (docs/protocol.md).
 //
 //   client                                   server
 //   ClientHello{protocol_version, identity} ─►

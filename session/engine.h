@@ -1,4 +1,4 @@
-// Engine: one kind of debugger hosted on a PTY (DESIGN §5).
+// Engine: one kind of debugger hosted on a PTY (docs/sessions.md).
 //
 // The Session owns the process, its console PTY and the hub; an Engine says
 // how to start its debugger for a target, how to set the target up, how to

@@ -41,7 +41,7 @@ using v1::wire::Notice;
 using Observer = std::function<void(const MembershipEvent&)>;
 
 // Live output is cut into frames of at most this size: the remote protocol
-// refuses frames over 1 MiB (DESIGN §4), and one frame must fit an empty
+// refuses frames over 1 MiB (docs/protocol.md), and one frame must fit an empty
 // queue of any sensible size.
 constexpr size_t kMaxOutputFrameBytes = 64 * 1024;
 

@@ -1,4 +1,5 @@
-// Hub: the shared console of one debugging session (DESIGN §2, §4, §5).
+// Hub: the shared console of one debugging session (docs/architecture.md,
+// docs/protocol.md, docs/sessions.md).
 //
 // Every client sees every byte the engine prints, in order, through its own
 // bounded queue; a client whose queue overflows is told (a DROPPED notice),

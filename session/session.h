@@ -1,5 +1,5 @@
 // Session: one debugging session — an engine process on a PTY, its target,
-// and the hub through which every client shares its console (DESIGN §5).
+// and the hub through which every client shares its console (docs/sessions.md).
 //
 // Thread-safety: public methods may be called from any thread; the work
 // runs on the session's strand. Callbacks run on that strand and must not

@@ -1,5 +1,5 @@
 // IcfEnable for real: a daemon in a network namespace made by the test adds
-// its nftables rule there, and the rule outlives the server (DESIGN §1).
+// its nftables rule there, and the rule outlives the server (docs/servers.md).
 
 #include <signal.h>
 #include <sys/wait.h>

@@ -1,6 +1,6 @@
 // The com transport: debugging servers and clients on serial lines
-// (`com:port=COM2,baud=115200,channel=3`; DESIGN §1 "Linux mapping",
-// docs/protocol.md §2, docs/transports.md "com").
+// (`com:port=COM2,baud=115200,channel=3`; docs/servers.md "com",
+// docs/protocol.md §2).
 //
 // A server is a channel of a line (line.h): the line opens once per device
 // for the whole daemon, channels are routed to their servers, and a second

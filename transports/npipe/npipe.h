@@ -1,6 +1,5 @@
 // The npipe transport: a `.server npipe:pipe=NAME` server is a Unix domain
-// socket named NAME in the daemon's pipe directory (DESIGN §1 "Linux
-// mapping"; docs/transports.md "npipe").
+// socket named NAME in the daemon's pipe directory (docs/servers.md "npipe").
 //
 // - The directory is TransportOptions::pipe_dir, else DefaultPipeDir(); a
 //   missing one is made (0700, plus search permission for whoever the

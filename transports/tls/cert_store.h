@@ -1,6 +1,6 @@
 // CertStore: a directory of certificates for the ssl and spipe transports,
-// the Linux stand-in for a Windows certificate store (DESIGN §1 "Linux
-// mapping"): `certuser=` looks in the user's store (DefaultUserStore),
+// the Linux stand-in for a Windows certificate store (docs/tls.md):
+// `certuser=` looks in the user's store (DefaultUserStore),
 // `machuser=` in the machine's (DefaultMachineStore).
 //
 // A store holds pairs NAME.crt (PEM; a chain, leaf first, is allowed) and

@@ -1,6 +1,6 @@
 // The ssl and spipe transports: TLS (tls_stream.h) over the tcp and npipe
 // transports' streams, with the server's certificate from a store
-// (cert_store.h). DESIGN §1 "Linux mapping"; docs/tls.md.
+// (cert_store.h). docs/servers.md; docs/tls.md.
 //
 // - The debugging server is always the TLS server and presents its
 //   certificate, whichever side opened the connection: a reverse (`clicon`)
