@@ -249,6 +249,7 @@ TEST(DaemonTest, BadFlagValuesAreNamed) {
            {"--advertise_host=a b", "advertise_host: \"a b\" is not a host name"},
            {"--advertise_address=:7701", "advertise_address: \":7701\" names no host"},
            {"--advertise_ports=5005", "--advertise_ports: \"5005\" is not a port mapping"},
+           {"--tls_handshake_timeout=0s", "--tls_handshake_timeout: 0 is not a positive"},
            {"--server_bind_address=localhost",
             "--server_bind_address: \"localhost\" is not an IPv4 or IPv6 address"},
        }) {

@@ -25,8 +25,8 @@ namespace dbgd::transports {
 TransportOptions TransportOptionsFromFlags();
 
 // ServerTransportOptionsFromFlags: TransportOptionsFromFlags plus
-// --pipe_mode and --server_bind_address; INVALID_ARGUMENT naming the flag
-// when one is malformed.
+// --pipe_mode, --server_bind_address and --tls_handshake_timeout;
+// INVALID_ARGUMENT naming the flag when one is malformed.
 // Defined by //transports:server_flags, which the daemon links.
 absl::StatusOr<TransportOptions> ServerTransportOptionsFromFlags();
 
