@@ -1,14 +1,13 @@
 #include "client/control_channel.h"
 
-#include <unistd.h>
-
 #include <cerrno>
-#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
+#include "absl/algorithm/container.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "client/identity.h"
 #include "common/posix_error.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -42,6 +41,13 @@ absl::StatusOr<ControlChannel> ControlChannel::Open(
     return absl::InvalidArgumentError("tls_cert, tls_key: give both or neither");
   }
   ControlChannel result;
+  result.identity_ = options.identity.empty() ? DefaultIdentity() : options.identity;
+  // It travels as a gRPC metadata value, which must be printable ASCII.
+  if (result.identity_.size() > kMaxIdentityBytes ||
+      absl::c_any_of(result.identity_, [](unsigned char c) { return c < 0x20 || c > 0x7e; })) {
+    return absl::InvalidArgumentError(absl::StrCat("identity: must be 1 to ", kMaxIdentityBytes,
+                                                   " printable ASCII characters"));
+  }
   if (!options.token_file.empty()) {
     absl::StatusOr<std::string> token =
         ReadFile("token_file", options.token_file);
@@ -85,11 +91,7 @@ std::unique_ptr<grpc::ClientContext> ControlChannel::NewContext(
     context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
   }
   // Shown to a session's clients when this caller runs a command.
-  char host[256] = "";
-  ::gethostname(host, sizeof host - 1);
-  const char* user = std::getenv("USER");
-  context->AddMetadata("x-dbgd-identity",
-                       absl::StrCat(host, "\\", user != nullptr ? user : "?"));
+  context->AddMetadata("x-dbgd-identity", identity_);
   if (!token_.empty()) {
     context->AddMetadata("authorization", absl::StrCat("Bearer ", token_));
   }

@@ -4,6 +4,7 @@
 #ifndef DBGD_CLIENT_CONTROL_CHANNEL_H_
 #define DBGD_CLIENT_CONTROL_CHANNEL_H_
 
+#include <cstddef>
 #include <memory>
 #include <string>
 
@@ -21,7 +22,15 @@ struct ControlChannelOptions {
   std::string tls_cert_file;   // client certificate for mutual TLS
   std::string tls_key_file;
   std::string token_file;      // bearer token sent with every call
+  // Who the caller is to a session's clients (`x-dbgd-identity`): up to
+  // kMaxIdentityBytes printable ASCII characters; empty: DefaultIdentity()
+  // (client/identity.h).
+  std::string identity;
 };
+
+// kMaxIdentityBytes is the longest identity the daemon takes from a control
+// call; it names a longer one by the caller's address instead.
+inline constexpr size_t kMaxIdentityBytes = 128;
 
 // ControlChannel is a channel plus what every call on it must carry.
 class ControlChannel {
@@ -35,12 +44,13 @@ class ControlChannel {
   const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
 
   // NewContext returns a context with `timeout` as its deadline (none for
-  // absl::InfiniteDuration()), the caller's identity (host\\user) and the
-  // bearer token, if any, attached.
+  // absl::InfiniteDuration()), the caller's identity and the bearer token,
+  // if any, attached.
   std::unique_ptr<grpc::ClientContext> NewContext(absl::Duration timeout) const;
 
  private:
   std::shared_ptr<grpc::Channel> channel_;
+  std::string identity_;
   std::string token_;
 };
 

@@ -1,28 +1,34 @@
 // dbgctl: the dbgd control-plane command line.
 //
-//   dbgctl [--addr=ADDR] [--json] COMMAND [ARGS]
+//   dbgctl [GLOBAL FLAGS] COMMAND [ARGS] [FLAGS]
+//   dbgctl help [COMMAND]
 //
 // Human-readable text by default, one JSON document with --json. Exits 0 on
-// success, 1 with the daemon's message on an RPC error, 2 on a usage error.
+// success, 1 with the daemon's message on an RPC error, 2 on a usage error:
+// among them a flag that is neither global nor the command's (Commands()).
 
 #include <algorithm>
 #include <cstdio>
-#include <functional>
-#include <map>
 #include <string>
 #include <vector>
 
+#include "absl/algorithm/container.h"
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/time/time.h"
 #include "client/control_channel.h"
 #include "client/discovery_listing.h"
+#include "client/identity.h"
+#include "common/command_line.h"
+#include "common/flag_help.h"
 #include "common/paths.h"
+#include "common/version.h"
 #include "dbgd/v1/control.grpc.pb.h"
 #include "dbgd/v1/discovery.grpc.pb.h"
 #include "google/protobuf/util/json_util.h"
@@ -37,6 +43,10 @@ ABSL_FLAG(std::string, tls_ca, "", "PEM roots: connect with TLS.");
 ABSL_FLAG(std::string, tls_cert, "", "Client certificate for mutual TLS.");
 ABSL_FLAG(std::string, tls_key, "", "Private key for --tls_cert.");
 ABSL_FLAG(absl::Duration, timeout, absl::Seconds(10), "Deadline per call.");
+ABSL_FLAG(std::string, identity, dbgd::client::DefaultIdentity(),
+          "Who you are to a session's clients when you run a command "
+          "(host\\user; the user is $USER, else your name in the password "
+          "database).");
 ABSL_FLAG(std::string, session, "",
           "create-server, servers, clients: the session (sessions/ID); "
           "empty when the daemon has exactly one.");
@@ -67,29 +77,8 @@ namespace {
 using dbgd::client::ControlChannel;
 namespace v1 = dbgd::v1;
 
-constexpr char kUsage[] =
-    "dbgctl: control a dbgd daemon.\n"
-    "Usage: dbgctl [--addr=ADDR] [--json] COMMAND [ARGS]\n"
-    "Commands:\n"
-    "  health [SERVICE]       is the daemon serving? (dbgd.registry: are its\n"
-    "                         servers registered?)\n"
-    "  create-session (--launch=PROG [-- ARGS] | --attach=PID |\n"
-    "                  --core=CORE --exe=EXE | --remote=HOST:PORT)\n"
-    "                         start a debugging session\n"
-    "  sessions               list debugging sessions\n"
-    "  exec SESSION COMMAND   run one debugger command, print its output\n"
-    "  end-session SESSION    end a session (--kill: kill the target)\n"
-    "  watch [SESSION]        stream session, server and client events\n"
-    "  servers                list debugging servers (.servers)\n"
-    "  create-server SPEC     start a debugging server (.server SPEC)\n"
-    "  end-server ID          end a debugging server (.endsrv ID)\n"
-    "  clients                list connected clients (.clients)\n"
-    "  disconnect-client NAME disconnect one client (clients/N)\n"
-    "  search [HOST]          search for debugging servers (-QR)\n"
-    "  certs [--machine]      list the certificate store ssl/spipe servers use\n";
-
 constexpr int kExitRpcError = 1;
-constexpr int kExitUsage = 2;
+using dbgd::kExitUsage;
 
 const char* CodeName(grpc::StatusCode code) {
   static const char* const kNames[] = {
@@ -110,7 +99,8 @@ int RpcError(const grpc::Status& status) {
 }
 
 int UsageError(const std::string& message) {
-  std::fprintf(stderr, "dbgctl: %s\n\n%s", message.c_str(), kUsage);
+  std::fprintf(stderr, "dbgctl: %s\n(dbgctl help [COMMAND] shows the usage)\n",
+               message.c_str());
   return kExitUsage;
 }
 
@@ -503,29 +493,172 @@ int Search(const Context& c) {
   return 0;
 }
 
+// Command is one dbgctl command: its usage and the flags it takes besides
+// the global ones.
+struct Command {
+  absl::string_view name;
+  absl::string_view arguments;  // what follows the name in its usage; \n breaks it
+  absl::string_view summary;
+  std::vector<absl::string_view> flags;
+  int (*run)(const Context&);
+};
+
+// GlobalFlags apply to every command.
+const std::vector<absl::string_view>& GlobalFlags() {
+  static const auto* const kFlags = new std::vector<absl::string_view>{
+      "addr", "json", "identity", "timeout", "token_file", "tls_ca", "tls_cert", "tls_key",
+  };
+  return *kFlags;
+}
+
+// Commands lists every command, in the order `dbgctl help` shows them. A
+// new flag of a command goes in its list, one line.
+const std::vector<Command>& Commands() {
+  static const auto* const kCommands = new std::vector<Command>{
+      {"health", "[SERVICE]", "is the daemon (or SERVICE, e.g. dbgd.registry) serving?", {},
+       Health},
+      {"create-session",
+       "(--launch=PROG [-- ARGS] | --attach=PID |\n--core=CORE --exe=EXE | --remote=HOST:PORT)",
+       "start a debugging session",
+       {"engine", "launch", "cwd", "run", "attach", "core", "exe", "remote", "display_name"},
+       CreateSession},
+      {"sessions", "", "list debugging sessions", {}, Sessions},
+      {"exec", "SESSION COMMAND...", "run one debugger command, print its output",
+       {"exec_timeout"},
+       Exec},
+      {"end-session", "SESSION", "end a session (detach, or --kill the target)",
+       {"kill"},
+       EndSession},
+      {"watch", "[SESSION]", "stream session, server and client events", {}, Watch},
+      {"servers", "", "list debugging servers (.servers)", {"session"}, Servers},
+      {"create-server", "SPEC", "start a debugging server (.server SPEC)",
+       {"session"},
+       CreateServer},
+      {"end-server", "ID", "end a debugging server (.endsrv ID)", {"disconnect"}, EndServer},
+      {"clients", "", "list connected clients (.clients)", {"session"}, Clients},
+      {"disconnect-client", "NAME", "disconnect one client (clients/N)", {}, DisconnectClient},
+      {"search", "[HOST]", "search for debugging servers (-QR)", {}, Search},
+      {"certs", "", "list the certificate store ssl/spipe servers use", {"machine"}, Certs},
+  };
+  return *kCommands;
+}
+
+const Command* FindCommand(absl::string_view name) {
+  for (const Command& command : Commands()) {
+    if (command.name == name) return &command;
+  }
+  return nullptr;
+}
+
+std::string Synopsis(const Command& command) {
+  if (command.arguments.empty()) return std::string(command.name);
+  return absl::StrCat(command.name, " ",
+                      absl::StrReplaceAll(command.arguments, {{"\n", "\n      "}}));
+}
+
+std::string CommandList() {
+  constexpr size_t kColumn = 26;  // where summaries start
+  std::string text = "Commands:\n";
+  for (const Command& command : Commands()) {
+    std::string line = absl::StrCat("  ", Synopsis(command));
+    line += line.size() < kColumn ? std::string(kColumn - line.size(), ' ')
+                                  : absl::StrCat("\n", std::string(kColumn, ' '));
+    absl::StrAppend(&text, line, command.summary, "\n");
+  }
+  return text;
+}
+
+// Overview is `dbgctl help`.
+std::string Overview() {
+  return absl::StrCat(
+      "dbgctl: control a dbgd daemon.\n"
+      "Usage: dbgctl [GLOBAL FLAGS] COMMAND [ARGS] [FLAGS]\n"
+      "       dbgctl help [COMMAND]    (or dbgctl COMMAND --help)\n"
+      "\n",
+      CommandList(),
+      "\nGlobal flags (before or after the command):\n", dbgd::FormatFlags(GlobalFlags()),
+      "\nA flag is --NAME=VALUE or --NAME VALUE (a bool: --NAME or --noNAME).\n"
+      "Exit codes: 0 done, 1 the daemon refused (its message follows), 2 usage.\n"
+      "--version prints the version.\n");
+}
+
+// CommandHelp is `dbgctl help COMMAND`.
+std::string CommandHelp(const Command& command) {
+  return absl::StrCat("Usage: dbgctl ", Synopsis(command), "\n", command.summary, "\n",
+                      command.flags.empty()
+                          ? "\nNo flags of its own.\n"
+                          : absl::StrCat("\nFlags:\n", dbgd::FormatFlags(command.flags)),
+                      "\nThe global flags apply too (dbgctl help lists them).\n");
+}
+
+int UnknownCommand(absl::string_view name) {
+  std::fprintf(stderr, "dbgctl: unknown command \"%s\"\n%s", std::string(name).c_str(),
+               CommandList().c_str());
+  return kExitUsage;
+}
+
+// Help answers `dbgctl help [COMMAND]` and `--help`.
+int Help(const std::vector<std::string>& names) {
+  if (names.size() > 1) return UsageError("help takes at most one COMMAND");
+  if (names.empty()) {
+    std::fputs(Overview().c_str(), stdout);
+    return 0;
+  }
+  const Command* command = FindCommand(names[0]);
+  if (command == nullptr) return UnknownCommand(names[0]);
+  std::fputs(CommandHelp(*command).c_str(), stdout);
+  return 0;
+}
+
+// CheckFlags refuses a flag of dbgctl's that is neither global nor one of
+// `command`'s (Abseil's own, such as --flagfile, are always accepted).
+absl::Status CheckFlags(const Command& command, const std::vector<std::string>& given) {
+  for (const std::string& name : given) {
+    const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+    if (flag == nullptr || !absl::EndsWith(flag->Filename(), "client/dbgctl.cc") ||
+        absl::c_linear_search(GlobalFlags(), name) ||
+        absl::c_linear_search(command.flags, name)) {
+      continue;
+    }
+    std::vector<absl::string_view> owners;
+    for (const Command& other : Commands()) {
+      if (absl::c_linear_search(other.flags, name)) owners.push_back(other.name);
+    }
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--", name, " does not apply to ", command.name,
+        owners.empty() ? "" : absl::StrCat(" (it is a flag of ", absl::StrJoin(owners, ", "), ")")));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(kUsage);
-  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
-  if (positional.size() < 2) return UsageError("no command given");
-  const std::string command = positional[1];
-  const std::vector<std::string> args(positional.begin() + 2, positional.end());
-
-  static const std::map<std::string, std::function<int(const Context&)>>
-      kCommands = {
-          {"health", Health},         {"sessions", Sessions},
-          {"create-session", CreateSession}, {"exec", Exec},
-          {"end-session", EndSession}, {"watch", Watch},
-          {"servers", Servers},       {"create-server", CreateServer},
-          {"end-server", EndServer},  {"clients", Clients},
-          {"search", Search},         {"certs", Certs},
-          {"disconnect-client", DisconnectClient},
-      };
-  auto it = kCommands.find(command);
-  if (it == kCommands.end()) {
-    return UsageError(absl::StrCat("unknown command \"", command, "\""));
+  absl::SetProgramUsageMessage("control a dbgd daemon; `dbgctl help` lists the commands.");
+  absl::StatusOr<dbgd::CommandLine> command_line = dbgd::ParseCommandLine(argc, argv);
+  if (!command_line.ok()) return UsageError(std::string(command_line.status().message()));
+  const std::vector<std::string>& positional = command_line->positional;
+  if (command_line->version) {
+    std::printf("%s\n", dbgd::VersionLine("dbgctl").c_str());
+    return 0;
   }
+  if (!positional.empty() && positional[0] == "help") {
+    return Help(std::vector<std::string>(positional.begin() + 1, positional.end()));
+  }
+  if (command_line->help) {  // `dbgctl [COMMAND] --help`
+    return Help(std::vector<std::string>(positional.begin(),
+                                         positional.begin() + std::min<size_t>(positional.size(), 1)));
+  }
+  if (positional.empty()) {
+    std::fprintf(stderr, "dbgctl: no command given\n%s", CommandList().c_str());
+    return kExitUsage;
+  }
+  const Command* command = FindCommand(positional[0]);
+  if (command == nullptr) return UnknownCommand(positional[0]);
+  if (absl::Status flags = CheckFlags(*command, command_line->flags); !flags.ok()) {
+    return UsageError(std::string(flags.message()));
+  }
+  const std::vector<std::string> args(positional.begin() + 1, positional.end());
 
   absl::StatusOr<ControlChannel> channel = ControlChannel::Open({
       .address = absl::GetFlag(FLAGS_addr),
@@ -533,10 +666,11 @@ int main(int argc, char** argv) {
       .tls_cert_file = absl::GetFlag(FLAGS_tls_cert),
       .tls_key_file = absl::GetFlag(FLAGS_tls_key),
       .token_file = absl::GetFlag(FLAGS_token_file),
+      .identity = absl::GetFlag(FLAGS_identity),
   });
   if (!channel.ok()) {
     return UsageError(std::string(channel.status().message()));
   }
-  return it->second(Context{*channel, args, absl::GetFlag(FLAGS_json),
-                            absl::GetFlag(FLAGS_timeout)});
+  return command->run(Context{*channel, args, absl::GetFlag(FLAGS_json),
+                              absl::GetFlag(FLAGS_timeout)});
 }

@@ -10,18 +10,15 @@
 // settled. Exit codes: ExitCode in client/remote_format.h, documented in
 // docs/dbgremote.md.
 
-#include <pwd.h>
 #include <unistd.h>
 
 #include <cstdio>
-#include <cstdlib>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -30,39 +27,23 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "client/discovery_listing.h"
+#include "client/identity.h"
 #include "client/remote_client.h"
 #include "client/remote_console.h"
 #include "client/remote_format.h"
+#include "common/command_line.h"
+#include "common/flag_help.h"
+#include "common/version.h"
 #include "protocol/handshake.h"
 #include "transports/factory.h"
 #include "transports/flags.h"
 #include "transports/spec.h"
 
-namespace {
-
-// DefaultIdentity is `host\user`, as WinDbg's clients present themselves.
-std::string DefaultIdentity() {
-  char host[256] = "localhost";
-  if (gethostname(host, sizeof(host)) != 0) host[0] = '\0';
-  host[sizeof(host) - 1] = '\0';
-  std::string user;
-  if (const char* env = std::getenv("USER"); env != nullptr && *env != '\0') {
-    user = env;
-  } else if (const passwd* entry = getpwuid(getuid()); entry != nullptr) {
-    user = entry->pw_name;
-  } else {
-    user = absl::StrCat(getuid());
-  }
-  return absl::StrCat(host, "\\", user);
-}
-
-}  // namespace
-
 ABSL_FLAG(std::string, remote, "",
           "The server to join: tcp:server=HOST,port=PORT[,password=P]"
           "[,ipversion=6] or, when the server connects to us, "
           "tcp:clicon=SERVER,port=PORT[:LAST][,password=P].");
-ABSL_FLAG(std::string, identity, DefaultIdentity(),
+ABSL_FLAG(std::string, identity, dbgd::client::DefaultIdentity(),
           "Who we are to the other clients (host\\user).");
 ABSL_FLAG(std::string, c, "",
           "Commands to run first, separated by ';', each after the previous "
@@ -108,6 +89,15 @@ std::string Usage() {
   return absl::StrCat(kUsageHead,
                       dbgd::transports::RemoteFormsUsage("       dbgremote"),
                       kUsageTail);
+}
+
+// Help is `dbgremote --help`: the usage and every flag.
+std::string Help() {
+  return absl::StrCat(
+      Usage(), "--version prints the version.\n\nFlags:\n",
+      dbgd::FormatFlags({"remote", "identity", "c", "settle", "command_timeout", "wait",
+                         "discovery", "search_timeout", "pipe_dir", "com_allow",
+                         "com_idle_timeout", "user_cert_dir", "machine_cert_dir"}));
 }
 
 // Pacing is how long a command's output may take to settle.
@@ -168,17 +158,13 @@ ExitCode SearchExitCode(grpc::StatusCode code) {
 }
 
 // Search is `dbgremote -QR`: ask a daemon's Discovery service and print
-// the WinDbg listing.
-int Search(int argc, char** argv, const QueryArgument& query) {
-  std::vector<char*> rest(argv, argv + argc);
-  rest.erase(rest.begin() + query.index);
-  const std::vector<char*> positional =
-      absl::ParseCommandLine(static_cast<int>(rest.size()), rest.data());
+// the WinDbg listing. `positional`: the arguments besides -QR's.
+int Search(const std::vector<std::string>& positional, const QueryArgument& query) {
   std::string host = query.host;
-  if (positional.size() > 2 || (positional.size() == 2 && !host.empty())) {
+  if (positional.size() > 1 || (positional.size() == 1 && !host.empty())) {
     return UsageError("-QR takes at most one HOST");
   }
-  if (positional.size() == 2) host = positional[1];
+  if (positional.size() == 1) host = positional[0];
   absl::StatusOr<dbgd::client::DiscoveryTarget> target =
       dbgd::client::ResolveDiscoveryTarget(host,
                                            absl::GetFlag(FLAGS_discovery));
@@ -289,14 +275,29 @@ Ending RunInteractive(RemoteClient& client, Console& console,
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(Usage());
-  if (const QueryArgument query = FindQuery(argc, argv); query.index > 0) {
-    return Search(argc, argv, query);
+  // What Abseil's --helpfull prints after "dbgremote: ".
+  absl::SetProgramUsageMessage(
+      "join a dbgd debugging session; `dbgremote --help` shows the usage.");
+  // -QR is no Abseil flag; it is taken out before the others are parsed.
+  const QueryArgument query = FindQuery(argc, argv);
+  std::vector<char*> args(argv, argv + argc);
+  if (query.index > 0) args.erase(args.begin() + query.index);
+  absl::StatusOr<dbgd::CommandLine> command_line =
+      dbgd::ParseCommandLine(static_cast<int>(args.size()), args.data());
+  if (!command_line.ok()) return UsageError(std::string(command_line.status().message()));
+  if (command_line->help) {
+    std::fputs(Help().c_str(), stdout);
+    return 0;
   }
-  const std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
-  if (positional.size() > 1) {
+  if (command_line->version) {
+    std::printf("%s\n", dbgd::VersionLine("dbgremote").c_str());
+    return 0;
+  }
+  const std::vector<std::string>& positional = command_line->positional;
+  if (query.index > 0) return Search(positional, query);
+  if (!positional.empty()) {
     return UsageError(
-        absl::StrCat("unexpected argument \"", positional[1], "\""));
+        absl::StrCat("unexpected argument \"", positional[0], "\""));
   }
   const std::string remote = absl::GetFlag(FLAGS_remote);
   if (remote.empty()) return UsageError("-remote is required");

@@ -1,8 +1,10 @@
 // dbgd: the debugging-server daemon.
 //
-//   dbgd [--control_listen=unix:PATH|HOST:PORT] [--log_format=text|json] ...
+//   dbgd [FLAGS] [-- ARGS of the --launch program]
 //
 // Runs until SIGTERM or SIGINT, then shuts down gracefully and exits 0.
+// `dbgd --help` lists the flags by purpose (server/flag_groups.cc),
+// `dbgd --version` says which build this is; a usage error exits 2.
 
 #include <signal.h>
 
@@ -12,13 +14,17 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "common/command_line.h"
+#include "common/flag_help.h"
 #include "common/fmt_absl.h"
 #include "common/paths.h"
+#include "common/version.h"
 #include "server/daemon.h"
+#include "server/flag_groups.h"
 #include "server/logging.h"
 #include "server/port_map.h"
 #include "transports/flags.h"
@@ -102,7 +108,24 @@ namespace {
 
 int Fail(const absl::Status& status) {
   std::fprintf(stderr, "dbgd: %s\n", std::string(status.message()).c_str());
-  return 2;
+  return dbgd::kExitUsage;
+}
+
+// Help is `dbgd --help`: the daemon's own flags, by purpose.
+std::string Help() {
+  return absl::StrCat(
+      "dbgd: a debugging-server daemon controlled over gRPC.\n"
+      "Usage: dbgd [FLAGS] [-- ARGS of the --launch program]\n"
+      "\n"
+      "Runs until SIGTERM or SIGINT, then shuts down gracefully and exits 0;\n"
+      "exits 2 on a usage error. A flag is --NAME=VALUE or --NAME VALUE (a bool:\n"
+      "--NAME or --noNAME); --flagfile=FILE reads flags from FILE, one a line.\n"
+      "--version prints the version; --helpfull lists every flag, also those of\n"
+      "the libraries dbgd is built with.\n"
+      "\n",
+      dbgd::FormatFlagGroups(dbgd::server::DaemonFlagGroups(),
+                             dbgd::server::IsDaemonFlagFile,
+                             dbgd::server::kOtherFlags));
 }
 
 // StartupSession turns the start-up flags into a CreateSession request, or
@@ -154,12 +177,26 @@ absl::StatusOr<std::optional<dbgd::v1::CreateSessionRequest>> StartupSession(
 }  // namespace
 
 int main(int argc, char** argv) {
+  // What Abseil's --helpfull prints after "dbgd: ".
   absl::SetProgramUsageMessage(
-      "dbgd: a debugging-server daemon controlled over gRPC.\n"
-      "Usage: dbgd [flags]   (see --help)");
-  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
-  const std::vector<std::string> extra_args(positional.begin() + 1,
-                                            positional.end());
+      "a debugging-server daemon controlled over gRPC; `dbgd --help` lists "
+      "its own flags by purpose.");
+  absl::StatusOr<dbgd::CommandLine> command_line =
+      dbgd::ParseCommandLine(argc, argv);
+  if (!command_line.ok()) {
+    std::fprintf(stderr, "dbgd: %s (dbgd --help lists the flags)\n",
+                 std::string(command_line.status().message()).c_str());
+    return dbgd::kExitUsage;
+  }
+  if (command_line->help) {
+    std::fputs(Help().c_str(), stdout);
+    return 0;
+  }
+  if (command_line->version) {
+    std::printf("%s\n", dbgd::VersionLine("dbgd").c_str());
+    return 0;
+  }
+  const std::vector<std::string>& extra_args = command_line->positional;
 
   if (absl::Status logging = dbgd::server::SetUpLogging(
           absl::GetFlag(FLAGS_log_format), absl::GetFlag(FLAGS_log_level));
