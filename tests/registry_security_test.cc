@@ -242,6 +242,13 @@ TEST_F(RegistrySecurityTest, PublishesToSecureEtcdAndIsFoundOverTls) {
   EXPECT_EQ(ExitCode(found), 0) << found.output;
   EXPECT_THAT(found.output, HasSubstr("Servers on \\\\box17:\n"));
 
+  // dbgctl's TLS flags reach the same listener.
+  Completed search = RunToCompletion({Dbgctl(), "--addr=" + daemon.discovery(),
+                                      "--tls_ca=" + pki_->Crt("ca"), "search",
+                                      "box17"});
+  EXPECT_EQ(ExitCode(search), 0) << search.output;
+  EXPECT_EQ(search.output, found.output);
+
   // Not ours: openssl verifies the listener's certificate.
   Completed openssl = SClient(daemon.discovery_port(), {});
   EXPECT_EQ(ExitCode(openssl), 0) << openssl.output;
