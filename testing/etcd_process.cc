@@ -10,8 +10,6 @@
 #include <cerrno>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <system_error>
 #include <vector>
 
@@ -20,6 +18,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/posix_error.h"
+#include "common/tls_credentials.h"
 #include "etcd/v3/rpc.grpc.pb.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
@@ -66,14 +65,6 @@ class LoopbackSocket {
   int port_ = 0;
   int error_ = 0;
 };
-
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::FailedPreconditionError("cannot read " + path);
-  std::stringstream contents;
-  contents << in.rdbuf();
-  return contents.str();
-}
 
 std::string TempRoot() {
   const char* dir = std::getenv("TEST_TMPDIR");
@@ -180,19 +171,12 @@ absl::Status EtcdProcess::WaitUntilServing() {
   std::shared_ptr<grpc::ChannelCredentials> credentials =
       grpc::InsecureChannelCredentials();
   if (tls()) {
-    grpc::SslCredentialsOptions ssl;
-    absl::StatusOr<std::string> ca = ReadFile(options_.trusted_ca_file);
-    if (!ca.ok()) return ca.status();
-    ssl.pem_root_certs = *ca;
-    if (!options_.client_cert_file.empty()) {
-      absl::StatusOr<std::string> cert = ReadFile(options_.client_cert_file);
-      if (!cert.ok()) return cert.status();
-      absl::StatusOr<std::string> key = ReadFile(options_.client_key_file);
-      if (!key.ok()) return key.status();
-      ssl.pem_cert_chain = *cert;
-      ssl.pem_private_key = *key;
-    }
-    credentials = grpc::SslCredentials(ssl);
+    absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> secure =
+        ClientTlsCredentials({.ca = {"trusted_ca_file", options_.trusted_ca_file},
+                              .cert = {"client_cert_file", options_.client_cert_file},
+                              .key = {"client_key_file", options_.client_key_file}});
+    if (!secure.ok()) return secure.status();
+    credentials = *std::move(secure);
   }
   auto channel = grpc::CreateCustomChannel(endpoint_, credentials, args);
   auto kv = etcdserverpb::KV::NewStub(channel);
