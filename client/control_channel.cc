@@ -1,36 +1,14 @@
 #include "client/control_channel.h"
 
-#include <cerrno>
-#include <fstream>
-#include <sstream>
-
 #include "absl/algorithm/container.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "client/identity.h"
-#include "common/posix_error.h"
+#include "common/flag_file.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 
 namespace dbgd::client {
-namespace {
-
-// A file named by a flag that cannot be read is the user's to fix, whatever
-// errno says: FAILED_PRECONDITION.
-absl::StatusOr<std::string> ReadFile(const std::string& flag,
-                                     const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    const int error = errno;
-    return absl::FailedPreconditionError(
-        PosixErrorMessage(absl::StrCat(flag, ": cannot read ", path), error));
-  }
-  std::stringstream contents;
-  contents << in.rdbuf();
-  return contents.str();
-}
-
-}  // namespace
 
 absl::StatusOr<ControlChannel> ControlChannel::Open(
     const ControlChannelOptions& options) {
@@ -50,7 +28,7 @@ absl::StatusOr<ControlChannel> ControlChannel::Open(
   }
   if (!options.token_file.empty()) {
     absl::StatusOr<std::string> token =
-        ReadFile("token_file", options.token_file);
+        ReadFlagFile("token_file", options.token_file);
     if (!token.ok()) return token.status();
     result.token_ = std::string(absl::StripAsciiWhitespace(*token));
   }
@@ -58,16 +36,16 @@ absl::StatusOr<ControlChannel> ControlChannel::Open(
   if (!options.tls_ca_file.empty() || !options.tls_cert_file.empty()) {
     grpc::SslCredentialsOptions ssl;
     if (!options.tls_ca_file.empty()) {
-      absl::StatusOr<std::string> ca = ReadFile("tls_ca", options.tls_ca_file);
+      absl::StatusOr<std::string> ca = ReadFlagFile("tls_ca", options.tls_ca_file);
       if (!ca.ok()) return ca.status();
       ssl.pem_root_certs = *ca;
     }
     if (!options.tls_cert_file.empty()) {
       absl::StatusOr<std::string> cert =
-          ReadFile("tls_cert", options.tls_cert_file);
+          ReadFlagFile("tls_cert", options.tls_cert_file);
       if (!cert.ok()) return cert.status();
       absl::StatusOr<std::string> key =
-          ReadFile("tls_key", options.tls_key_file);
+          ReadFlagFile("tls_key", options.tls_key_file);
       if (!key.ok()) return key.status();
       ssl.pem_cert_chain = *cert;
       ssl.pem_private_key = *key;

@@ -28,6 +28,7 @@
 #include "grpcpp/security/credentials.h"
 #include "client/discovery_listing.h"
 #include "client/identity.h"
+#include "common/tls_credentials.h"
 #include "client/remote_client.h"
 #include "client/remote_console.h"
 #include "client/remote_format.h"
@@ -55,6 +56,14 @@ ABSL_FLAG(absl::Duration, command_timeout, absl::Seconds(60),
 ABSL_FLAG(std::string, discovery, "",
           "-QR: the daemon to ask, unix:PATH or HOST[:PORT] (default port "
           "7701); with it, -QR alone lists every host.");
+ABSL_FLAG(std::string, discovery_tls_ca, "",
+          "-QR: PEM roots that sign the daemon's Discovery certificate; "
+          "search over TLS (a daemon with --discovery_tls_cert).");
+ABSL_FLAG(std::string, discovery_tls_cert, "",
+          "-QR: PEM client certificate, for a daemon with "
+          "--discovery_client_ca (with --discovery_tls_key).");
+ABSL_FLAG(std::string, discovery_tls_key, "",
+          "-QR: PEM private key of --discovery_tls_cert.");
 ABSL_FLAG(absl::Duration, search_timeout, absl::Seconds(10),
           "-QR: give up on the search after this long.");
 ABSL_FLAG(absl::Duration, wait, absl::ZeroDuration(),
@@ -76,6 +85,8 @@ constexpr char kUsageHead[] =
 constexpr char kUsageTail[] =
     "       dbgremote -QR [\\\\]HOST[:PORT]    (search for servers on HOST)\n"
     "       dbgremote --discovery=ADDR -QR [HOST]\n"
+    "         (-QR over TLS: --discovery_tls_ca=PEM [--discovery_tls_cert=PEM\n"
+    "          --discovery_tls_key=PEM])\n"
     "Options: -c \"CMD1;CMD2\" --identity=HOST\\USER --settle=500ms\n"
     "         --command_timeout=60s --wait=0 --pipe_dir=DIR --com_allow=GLOBS\n"
     "         --com_idle_timeout=30s\n"
@@ -157,6 +168,17 @@ ExitCode SearchExitCode(grpc::StatusCode code) {
   }
 }
 
+// DiscoveryCredentials: TLS when a --discovery_tls_* flag asks for it.
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>>
+DiscoveryCredentials() {
+  const dbgd::ClientTlsFiles tls{
+      .ca = {"discovery_tls_ca", absl::GetFlag(FLAGS_discovery_tls_ca)},
+      .cert = {"discovery_tls_cert", absl::GetFlag(FLAGS_discovery_tls_cert)},
+      .key = {"discovery_tls_key", absl::GetFlag(FLAGS_discovery_tls_key)}};
+  if (!tls.any()) return grpc::InsecureChannelCredentials();
+  return dbgd::ClientTlsCredentials(tls);
+}
+
 // Search is `dbgremote -QR`: ask a daemon's Discovery service and print
 // the WinDbg listing. `positional`: the arguments besides -QR's.
 int Search(const std::vector<std::string>& positional, const QueryArgument& query) {
@@ -170,10 +192,15 @@ int Search(const std::vector<std::string>& positional, const QueryArgument& quer
                                            absl::GetFlag(FLAGS_discovery));
   if (!target.ok()) return UsageError(std::string(target.status().message()));
 
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      DiscoveryCredentials();
+  if (!credentials.ok()) {
+    return UsageError(std::string(credentials.status().message()));
+  }
   grpc::ChannelArguments arguments;
   arguments.SetMaxReceiveMessageSize(-1);  // every host can be megabytes
   auto stub = dbgd::v1::Discovery::NewStub(grpc::CreateCustomChannel(
-      target->address, grpc::InsecureChannelCredentials(), arguments));
+      target->address, *credentials, arguments));
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(
       absl::Now() + absl::GetFlag(FLAGS_search_timeout)));

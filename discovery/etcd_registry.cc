@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <deque>
+#include <optional>
 #include <utility>
 
 #include "absl/random/random.h"
@@ -30,6 +31,11 @@ struct EtcdRegistry::Endpoint {
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<etcdserverpb::KV::Stub> kv;
   std::unique_ptr<etcdserverpb::Lease::Stub> lease;
+  std::unique_ptr<etcdserverpb::Auth::Stub> auth;
+  // The token this endpoint gave (a simple token is known to the member
+  // that issued it only); empty: none yet, or no authentication.
+  Mutex mu;
+  std::string token ABSL_GUARDED_BY(mu);
 };
 
 namespace {
@@ -109,6 +115,15 @@ bool Transport(const grpc::Status& status) {
     default:
       return false;
   }
+}
+
+// NeedsNewToken reports whether etcd refused a call's token, as its own
+// client (clientv3's shouldRefreshToken) recognises: expired or unknown,
+// or issued before the users or roles last changed.
+bool NeedsNewToken(const grpc::Status& status) {
+  return status.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
+         absl::StrContains(status.error_message(),
+                           "etcdserver: revision of auth store is old");
 }
 
 std::string StatusText(const grpc::Status& status) {
@@ -197,6 +212,12 @@ absl::StatusOr<std::unique_ptr<EtcdRegistry>> EtcdRegistry::Start(
   if (options.prefix.empty()) {
     return absl::InvalidArgumentError("registry: empty etcd key prefix");
   }
+  if (options.user.empty() != options.password.empty()) {
+    return absl::InvalidArgumentError(
+        options.user.empty()
+            ? "registry_password_file: needs registry_user"
+            : "registry_user: needs a password (registry_password_file)");
+  }
   if (options.prefix.back() != '/') options.prefix += '/';
   if (options.instance.empty()) options.instance = RandomInstance();
 
@@ -212,13 +233,30 @@ absl::StatusOr<std::unique_ptr<EtcdRegistry>> EtcdRegistry::Start(
     auto endpoint = std::make_unique<Endpoint>();
     endpoint->address = address;
     endpoint->channel = grpc::CreateCustomChannel(
-        address, grpc::InsecureChannelCredentials(), args);
+        address,
+        options.credentials != nullptr ? options.credentials
+                                       : grpc::InsecureChannelCredentials(),
+        args);
     endpoint->kv = etcdserverpb::KV::NewStub(endpoint->channel);
     endpoint->lease = etcdserverpb::Lease::NewStub(endpoint->channel);
+    endpoint->auth = etcdserverpb::Auth::NewStub(endpoint->channel);
     endpoints.push_back(std::move(endpoint));
   }
-  return std::unique_ptr<EtcdRegistry>(
+  const absl::Duration timeout = options.call_timeout;
+  std::unique_ptr<EtcdRegistry> registry(
       new EtcdRegistry(std::move(options), std::move(endpoints)));
+  // A refused password is configuration, better reported now than as an
+  // outage that never ends; an etcd that does not answer may come later.
+  if (!registry->options_.user.empty()) {
+    for (const std::unique_ptr<Endpoint>& endpoint : registry->endpoints_) {
+      absl::Status authed =
+          registry->Authenticate(*endpoint, timeout, /*worker=*/false);
+      if (authed.ok()) break;
+      if (!absl::IsUnavailable(authed)) return authed;
+    }
+  }
+  registry->worker_ = std::thread([r = registry.get()] { r->Run(); });
+  return registry;
 }
 
 EtcdRegistry::EtcdRegistry(EtcdRegistryOptions options,
@@ -229,7 +267,6 @@ EtcdRegistry::EtcdRegistry(EtcdRegistryOptions options,
       endpoints_(std::move(endpoints)) {
   state_.registered = false;
   state_.detail = absl::StrCat(describe_, ": connecting");
-  worker_ = std::thread([this] { Run(); });
 }
 
 EtcdRegistry::~EtcdRegistry() {
@@ -238,7 +275,7 @@ EtcdRegistry::~EtcdRegistry() {
     stopping_ = true;
     for (grpc::ClientContext* context : calls_) context->TryCancel();
   }
-  worker_.join();
+  if (worker_.joinable()) worker_.join();
   if (lease_id_ == 0) return;
   etcdserverpb::LeaseRevokeRequest request;
   request.set_id(lease_id_);
@@ -405,9 +442,11 @@ void EtcdRegistry::Report(bool registered, std::string detail) {
     if (ever_registered_) {
       spdlog::info("registry {}: registered again", describe_);
     } else {
-      spdlog::info("registry {}: registered (instance {}, lease {:x}, TTL {})",
-                   describe_, options_.instance, lease_id_,
-                   absl::FormatDuration(lease_ttl_));
+      spdlog::info(
+          "registry {}: registered (instance {}, lease {:x}, TTL {}{}{})",
+          describe_, options_.instance, lease_id_,
+          absl::FormatDuration(lease_ttl_),
+          options_.user.empty() ? "" : ", as etcd user ", options_.user);
     }
     ever_registered_ = true;
     outage_reported_ = false;
@@ -541,7 +580,8 @@ void EtcdRegistry::Requeue(const std::vector<Op>& ops) {
   }
 }
 
-absl::Status EtcdRegistry::Apply(const std::vector<Op>& ops) {
+absl::Status EtcdRegistry::Apply(const std::vector<Op>& ops,
+                                 bool renew_token) {
   // Shared with the callbacks, which may run after a failed Apply returned.
   struct Window {
     Mutex mu;
@@ -560,6 +600,17 @@ absl::Status EtcdRegistry::Apply(const std::vector<Op>& ops) {
   std::vector<std::shared_ptr<Call>> calls;
   const size_t index = last_good_.load() % endpoints_.size();
   Endpoint& endpoint = *endpoints_[index];
+  if (absl::Status authed =
+          Authenticate(endpoint, options_.call_timeout, /*worker=*/true);
+      !authed.ok()) {
+    if (absl::IsUnavailable(authed)) {
+      last_good_ = (index + 1) % endpoints_.size();
+      return absl::UnavailableError(
+          absl::StrCat(describe_, ": Authenticate: ", authed.message()));
+    }
+    return authed;
+  }
+  std::string token;
   auto drained = [&window]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(window->mu) {
     return window->in_flight == 0;
   };
@@ -598,7 +649,7 @@ absl::Status EtcdRegistry::Apply(const std::vector<Op>& ops) {
       if (!window->error.ok()) break;
       ++window->in_flight;
     }
-    SetDeadline(&call->context, options_.call_timeout);
+    token = Prepare(endpoint, &call->context, options_.call_timeout);
     if (!Track(&call->context, /*worker=*/true)) {
       MutexLock lock(&window->mu);
       --window->in_flight;
@@ -623,6 +674,15 @@ absl::Status EtcdRegistry::Apply(const std::vector<Op>& ops) {
   for (const std::shared_ptr<Call>& call : calls) Untrack(&call->context);
   if (!status.ok()) return status;
   if (error.ok()) return absl::OkStatus();
+  if (renew_token && !options_.user.empty() && NeedsNewToken(error)) {
+    {
+      MutexLock lock(&endpoint.mu);
+      if (endpoint.token == token) endpoint.token.clear();
+    }
+    spdlog::debug("registry {}: {} refused the token ({}); authenticating again",
+                  describe_, endpoint.address, error.error_message());
+    return Apply(ops, /*renew_token=*/false);
+  }
   if (Transport(error)) {
     last_good_ = (index + 1) % endpoints_.size();
     return absl::UnavailableError(absl::StrCat(
@@ -645,13 +705,34 @@ absl::Status EtcdRegistry::Unary(
     const size_t index = (first + i) % endpoints_.size();
     Endpoint& endpoint = *endpoints_[index];
     if (worker) AwaitConnected(endpoint, std::min(timeout, kMaxBackoff));
-    grpc::ClientContext context;
-    SetDeadline(&context, timeout);
-    if (!Track(&context, worker)) {
-      return absl::CancelledError("registry stopping");
+    // The call, with the token it carried; nullopt: the registry stops.
+    auto call = [&](std::string* token) -> std::optional<grpc::Status> {
+      grpc::ClientContext context;
+      *token = Prepare(endpoint, &context, timeout);
+      if (!Track(&context, worker)) return std::nullopt;
+      grpc::Status status = rpc(endpoint, &context);
+      Untrack(&context);
+      return status;
+    };
+    absl::Status authed = Authenticate(endpoint, timeout, worker);
+    std::string token;
+    std::optional<grpc::Status> answer;
+    if (authed.ok()) answer = call(&token);
+    if (authed.ok() && answer.has_value() && !options_.user.empty() &&
+        NeedsNewToken(*answer)) {
+      spdlog::debug(
+          "registry {}: {} refused the token ({}); authenticating again",
+          describe_, endpoint.address, answer->error_message());
+      authed = Authenticate(endpoint, timeout, worker, token);
+      if (authed.ok()) answer = call(&token);
     }
-    const grpc::Status status = rpc(endpoint, &context);
-    Untrack(&context);
+    if (absl::IsUnavailable(authed)) {
+      errors.push_back(std::string(authed.message()));
+      continue;
+    }
+    if (!authed.ok()) return authed;
+    if (!answer.has_value()) return absl::CancelledError("registry stopping");
+    const grpc::Status& status = *answer;
     if (status.ok()) {
       last_good_ = index;
       return absl::OkStatus();
@@ -670,6 +751,63 @@ absl::Status EtcdRegistry::Unary(
   }
   return absl::UnavailableError(
       absl::StrCat(describe_, ": ", what, ": ", absl::StrJoin(errors, "; ")));
+}
+
+absl::Status EtcdRegistry::Authenticate(Endpoint& endpoint,
+                                        absl::Duration timeout, bool worker,
+                                        const std::string& stale) {
+  if (options_.user.empty()) return absl::OkStatus();
+  {
+    MutexLock lock(&endpoint.mu);
+    if (!endpoint.token.empty() && endpoint.token != stale) {
+      return absl::OkStatus();
+    }
+  }
+  etcdserverpb::AuthenticateRequest request;
+  request.set_name(options_.user);
+  request.set_password(options_.password);
+  etcdserverpb::AuthenticateResponse response;
+  grpc::ClientContext context;
+  SetDeadline(&context, timeout);
+  if (!Track(&context, worker)) {
+    return absl::CancelledError("registry stopping");
+  }
+  const grpc::Status status =
+      endpoint.auth->Authenticate(&context, request, &response);
+  Untrack(&context);
+  if (status.ok() && !response.token().empty()) {
+    MutexLock lock(&endpoint.mu);
+    endpoint.token = response.token();
+    spdlog::debug("registry {}: authenticated to {} as {}", describe_,
+                  endpoint.address, options_.user);
+    return absl::OkStatus();
+  }
+  if (status.error_code() == grpc::StatusCode::CANCELLED && worker) {
+    return absl::CancelledError("registry stopping");
+  }
+  if (!status.ok() && Transport(status)) {
+    return absl::UnavailableError(
+        absl::StrCat(endpoint.address, ": ", StatusText(status)));
+  }
+  // etcd answers a wrong user or password with INVALID_ARGUMENT, and
+  // FAILED_PRECONDITION when authentication is not enabled.
+  const absl::StatusCode code =
+      status.ok() || status.error_code() == grpc::StatusCode::INVALID_ARGUMENT
+          ? absl::StatusCode::kUnauthenticated
+          : static_cast<absl::StatusCode>(status.error_code());
+  return absl::Status(
+      code, absl::StrCat("registry_user: etcd at ", endpoint.address,
+                         " refused user \"", options_.user, "\": ",
+                         status.ok() ? "no token" : status.error_message()));
+}
+
+std::string EtcdRegistry::Prepare(Endpoint& endpoint,
+                                  grpc::ClientContext* context,
+                                  absl::Duration timeout) const {
+  SetDeadline(context, timeout);
+  MutexLock lock(&endpoint.mu);
+  if (!endpoint.token.empty()) context->AddMetadata("token", endpoint.token);
+  return endpoint.token;
 }
 
 void EtcdRegistry::AwaitConnected(Endpoint& endpoint, absl::Duration timeout) {

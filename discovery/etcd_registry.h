@@ -24,6 +24,14 @@
 // and writes every entry again. State() tells whether the entries are
 // published; Search asks etcd each time.
 //
+// Security: the channel credentials given (TLS, optionally with a client
+// certificate) apply to every endpoint. With a user, each endpoint first
+// gets a token from Auth.Authenticate, every call carries it as the
+// `token` metadata, and a call that etcd answers UNAUTHENTICATED (the
+// token expired or another member issued it) gets a new token and runs
+// again once; the lease is untouched, as it does not depend on the token.
+// The password is never logged.
+//
 // Thread-safety: safe to call from any thread.
 
 #ifndef DBGD_DISCOVERY_ETCD_REGISTRY_H_
@@ -48,6 +56,7 @@
 #include "discovery/registry.h"
 
 namespace grpc {
+class ChannelCredentials;
 class ClientContext;
 class Status;
 }  // namespace grpc
@@ -60,6 +69,12 @@ struct EtcdRegistryOptions {
   std::string prefix = "/dbgd/v1/servers/";
   std::string instance;  // unique per daemon; empty: a random one
   absl::Duration call_timeout = absl::Seconds(2);  // each etcd call
+  // How every endpoint is dialled; null: plaintext.
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  // etcd authentication (--registry_user, --registry_password_file); an
+  // empty user: none.
+  std::string user;
+  std::string password;
   // Called from the registry's thread when an outage begins (registered
   // becomes false, or the first attempt fails) and when it ends. Must not
   // call back into the registry's destructor.
@@ -75,7 +90,10 @@ class EtcdRegistry final : public Registry {
  public:
   // Start validates `options` and starts the worker; it does not wait for
   // etcd, which may be down (State() says so). INVALID_ARGUMENT for bad
-  // options.
+  // options. With a user, it first authenticates (within call_timeout per
+  // endpoint): UNAUTHENTICATED naming `registry_user` when etcd refuses the
+  // user or password, which is configuration to fix, not an outage; when
+  // no endpoint answers it starts anyway.
   static absl::StatusOr<std::unique_ptr<EtcdRegistry>> Start(
       EtcdRegistryOptions options);
 
@@ -130,7 +148,9 @@ class EtcdRegistry final : public Registry {
   absl::Status Grant();
   absl::Status KeepAlive();  // NOT_FOUND (and lease_id_ = 0) if expired
   absl::Status Flush();      // write pending changes
-  absl::Status Apply(const std::vector<Op>& ops);
+  // Apply writes `ops`; if etcd refused the token, once more with a new
+  // one (puts and deletes may be repeated).
+  absl::Status Apply(const std::vector<Op>& ops, bool renew_token = true);
   void Requeue(const std::vector<Op>& ops) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Report(bool registered, std::string detail);
 
@@ -148,6 +168,16 @@ class EtcdRegistry final : public Registry {
   // without polling: retrying such calls every second, in step with the
   // reconnect backoff, may never connect.
   void AwaitConnected(Endpoint& endpoint, absl::Duration timeout);
+  // Authenticate gets `endpoint` a token unless it has one other than
+  // `stale` (no user: nothing to do). UNAVAILABLE when the endpoint does
+  // not answer, CANCELLED when the registry is stopping (`worker`),
+  // UNAUTHENTICATED when etcd refuses the user or password.
+  absl::Status Authenticate(Endpoint& endpoint, absl::Duration timeout,
+                            bool worker, const std::string& stale = "");
+  // Prepare readies `context` for a call on `endpoint`: its deadline and
+  // token. Returns the token attached, to renew it if refused.
+  std::string Prepare(Endpoint& endpoint, grpc::ClientContext* context,
+                      absl::Duration timeout) const;
   bool Track(grpc::ClientContext* context, bool worker);
   void Untrack(grpc::ClientContext* context);
 

@@ -7,12 +7,11 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/flag_file.h"
 #include "common/paths.h"
 #include "common/posix_error.h"
 #include "grpcpp/security/server_credentials.h"
@@ -20,35 +19,9 @@
 namespace dbgd::server {
 namespace {
 
-// The files below are named by flags, so whatever errno says, an unreadable
-// one is the operator's to fix: FAILED_PRECONDITION.
-absl::StatusOr<std::string> ReadFile(const std::string& flag,
-                                     const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    const int error = errno;
-    return absl::FailedPreconditionError(
-        PosixErrorMessage(absl::StrCat(flag, ": cannot read ", path), error));
-  }
-  std::stringstream contents;
-  contents << in.rdbuf();
-  return contents.str();
-}
-
 absl::StatusOr<std::string> ReadToken(const std::string& path) {
-  struct stat st;
-  if (::stat(path.c_str(), &st) != 0) {
-    const int error = errno;
-    return absl::FailedPreconditionError(PosixErrorMessage(
-        absl::StrCat("control_token_file: cannot read ", path), error));
-  }
-  // A token anyone on the host can read protects nothing.
-  if ((st.st_mode & 077) != 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "control_token_file: ", path,
-        " is readable by group or others; chmod 600 it"));
-  }
-  absl::StatusOr<std::string> token = ReadFile("control_token_file", path);
+  absl::StatusOr<std::string> token =
+      ReadSecretFlagFile("control_token_file", path);
   if (!token.ok()) return token.status();
   std::string trimmed(absl::StripAsciiWhitespace(*token));
   if (trimmed.size() < 16) {
@@ -115,16 +88,16 @@ absl::StatusOr<ControlEndpoint> ResolveControlEndpoint(
 
   if (!options.tls_cert_file.empty()) {
     absl::StatusOr<std::string> cert =
-        ReadFile("control_tls_cert", options.tls_cert_file);
+        ReadFlagFile("control_tls_cert", options.tls_cert_file);
     if (!cert.ok()) return cert.status();
     absl::StatusOr<std::string> key =
-        ReadFile("control_tls_key", options.tls_key_file);
+        ReadFlagFile("control_tls_key", options.tls_key_file);
     if (!key.ok()) return key.status();
     grpc::SslServerCredentialsOptions ssl;
     ssl.pem_key_cert_pairs.push_back({*key, *cert});
     if (!options.client_ca_file.empty()) {
       absl::StatusOr<std::string> ca =
-          ReadFile("control_client_ca", options.client_ca_file);
+          ReadFlagFile("control_client_ca", options.client_ca_file);
       if (!ca.ok()) return ca.status();
       ssl.pem_root_certs = *ca;
       ssl.client_certificate_request =

@@ -6,12 +6,16 @@
 #include <cerrno>
 #include <cstdlib>
 #include <chrono>
+#include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "common/flag_file.h"
 #include "common/notification.h"
 #include "common/paths.h"
 #include "common/posix_error.h"
+#include "common/tls_credentials.h"
 #include "discovery/embedded_registry.h"
 #include "discovery/etcd_registry.h"
 #include "grpcpp/security/server_credentials.h"
@@ -34,6 +38,9 @@ struct DiscoverySettings {
   std::string advertise_host;
   std::string listen;             // gRPC address, or empty
   std::string advertise_address;  // as given, or empty
+  // For `listen`: TLS, or plaintext when no certificate was given.
+  std::shared_ptr<grpc::ServerCredentials> listen_credentials;
+  bool listen_tls = false;
 };
 
 absl::StatusOr<DiscoverySettings> ResolveDiscovery(
@@ -63,6 +70,25 @@ absl::StatusOr<DiscoverySettings> ResolveDiscovery(
     if (!listen.ok()) return listen.status();
     settings.listen = *std::move(listen);
   }
+  const ServerTlsFiles tls{
+      .cert = {"discovery_tls_cert", d.listen_tls_cert_file},
+      .key = {"discovery_tls_key", d.listen_tls_key_file},
+      .client_ca = {"discovery_client_ca", d.listen_client_ca_file}};
+  if (!tls.cert.path.empty() || !tls.key.path.empty() ||
+      !tls.client_ca.path.empty()) {
+    if (d.listen.empty()) {
+      return absl::InvalidArgumentError(
+          "discovery_tls_cert, discovery_tls_key, discovery_client_ca: need "
+          "discovery_listen");
+    }
+    absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+        ServerTlsCredentials(tls);
+    if (!credentials.ok()) return credentials.status();
+    settings.listen_credentials = *std::move(credentials);
+    settings.listen_tls = true;
+  } else {
+    settings.listen_credentials = grpc::InsecureServerCredentials();
+  }
   if (!d.advertise_address.empty()) {
     absl::StatusOr<std::string> address = WithDefaultPort(
         d.advertise_address, kDefaultDiscoveryPort, "advertise_address");
@@ -72,10 +98,67 @@ absl::StatusOr<DiscoverySettings> ResolveDiscovery(
   return settings;
 }
 
+// SecureEtcd fills in how `etcd` reaches etcd: TLS credentials and the
+// password, from the files the flags name.
+absl::Status SecureEtcd(const DiscoveryOptions& options,
+                        discovery::EtcdRegistryOptions& etcd) {
+  const ClientTlsFiles tls{
+      .ca = {"registry_tls_ca", options.registry_tls_ca_file},
+      .cert = {"registry_tls_cert", options.registry_tls_cert_file},
+      .key = {"registry_tls_key", options.registry_tls_key_file}};
+  if (tls.any()) {
+    absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+        ClientTlsCredentials(tls);
+    if (!credentials.ok()) return credentials.status();
+    etcd.credentials = *std::move(credentials);
+  }
+  if (options.registry_user.empty() != options.registry_password_file.empty()) {
+    return absl::InvalidArgumentError(
+        options.registry_user.empty()
+            ? "registry_password_file: needs registry_user"
+            : "registry_user: needs registry_password_file");
+  }
+  if (!options.registry_user.empty()) {
+    absl::StatusOr<std::string> password = ReadSecretFlagFile(
+        "registry_password_file", options.registry_password_file);
+    if (!password.ok()) return password.status();
+    // The file's last line break is not part of the password.
+    absl::string_view text = *password;
+    absl::ConsumeSuffix(&text, "\n");
+    absl::ConsumeSuffix(&text, "\r");
+    if (text.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("registry_password_file: ",
+                       options.registry_password_file, " is empty"));
+    }
+    etcd.user = options.registry_user;
+    etcd.password = std::string(text);
+    if (!tls.any()) {
+      spdlog::warn(
+          "registry: the etcd password for user {} crosses the network in "
+          "clear; give --registry_tls_ca to use TLS",
+          options.registry_user);
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::unique_ptr<discovery::Registry>> MakeRegistry(
     const DiscoveryOptions& options,
     std::function<void(const discovery::RegistryState&)> on_state_change) {
   if (options.registry.empty() || options.registry == "embedded") {
+    for (const auto& [flag, value] :
+         {std::pair{"registry_tls_ca", &options.registry_tls_ca_file},
+          std::pair{"registry_tls_cert", &options.registry_tls_cert_file},
+          std::pair{"registry_tls_key", &options.registry_tls_key_file},
+          std::pair{"registry_user", &options.registry_user},
+          std::pair{"registry_password_file",
+                    &options.registry_password_file}}) {
+      if (!value->empty()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(flag, ": needs an etcd:// --registry"));
+      }
+    }
     return std::make_unique<discovery::EmbeddedRegistry>();
   }
   if (absl::StartsWith(options.registry, "etcd://")) {
@@ -91,6 +174,9 @@ absl::StatusOr<std::unique_ptr<discovery::Registry>> MakeRegistry(
     etcd.endpoints = *std::move(endpoints);
     etcd.ttl = options.registry_ttl;
     etcd.on_state_change = std::move(on_state_change);
+    if (absl::Status secured = SecureEtcd(options, etcd); !secured.ok()) {
+      return secured;
+    }
     absl::StatusOr<std::unique_ptr<discovery::EtcdRegistry>> registry =
         discovery::EtcdRegistry::Start(std::move(etcd));
     if (!registry.ok()) return registry.status();
@@ -175,7 +261,8 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
     daemon->control_address_ = absl::StrCat(host, ":", bound_port);
   }
   if (!discovery->listen.empty()) {
-    absl::Status listening = daemon->ListenForDiscovery(discovery->listen);
+    absl::Status listening = daemon->ListenForDiscovery(
+        discovery->listen, discovery->listen_credentials);
     if (!listening.ok()) {
       daemon->Shutdown(absl::ZeroDuration());
       return listening;
@@ -202,6 +289,23 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
                daemon->registry_->Describe(), discovery->advertise_host,
                daemon->discovery_address_.empty() ? "" : ", searchable on ",
                daemon->discovery_address_);
+  if (!daemon->discovery_address_.empty()) {
+    if (discovery->listen_tls) {
+      spdlog::info("discovery listening on {} (TLS{})",
+                   daemon->discovery_address_,
+                   options.discovery.listen_client_ca_file.empty()
+                       ? ""
+                       : ", client certificates required");
+    } else {
+      // Read-only and no more than -QR shows, but anyone on the network
+      // can read it, and a client cannot tell this daemon from another.
+      spdlog::warn(
+          "discovery listening on {} in plaintext: anyone who reaches it can "
+          "list the servers, and clients cannot authenticate it; give "
+          "--discovery_tls_cert/--discovery_tls_key for TLS",
+          daemon->discovery_address_);
+    }
+  }
   spdlog::info("control plane listening on {} ({}{})", daemon->control_address_,
                ep.tls ? "TLS" : (ep.unix_path.empty() ? "plaintext" : "unix"),
                ep.token.empty() ? "" : ", bearer token");
@@ -242,12 +346,13 @@ absl::StatusOr<v1::Server> Daemon::CreateServer(const std::string& session,
   return servers_->Create(session, spec);
 }
 
-absl::Status Daemon::ListenForDiscovery(const std::string& address) {
+absl::Status Daemon::ListenForDiscovery(
+    const std::string& address,
+    std::shared_ptr<grpc::ServerCredentials> credentials) {
   discovery_listen_service_ = std::make_unique<DiscoveryService>(*registry_);
   grpc::ServerBuilder builder;
   int bound_port = 0;
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(),
-                           &bound_port);
+  builder.AddListeningPort(address, std::move(credentials), &bound_port);
   builder.RegisterService(discovery_listen_service_.get());
   discovery_server_ = builder.BuildAndStart();
   if (discovery_server_ == nullptr || bound_port == 0) {

@@ -31,9 +31,23 @@ struct DiscoveryOptions {
   // "" or "embedded": this host only; "etcd://h1:2379[,h2:2379]": shared.
   std::string registry;
   absl::Duration registry_ttl = absl::Seconds(10);  // etcd lease TTL
-  // `HOST[:PORT]` for a plaintext, read-only Discovery service (default
-  // port kDefaultDiscoveryPort); empty: only on the control socket.
+  // etcd over TLS: PEM roots for etcd's certificate; a client certificate
+  // and key for etcd's --client-cert-auth. Any of them turns TLS on.
+  std::string registry_tls_ca_file;
+  std::string registry_tls_cert_file;
+  std::string registry_tls_key_file;
+  // etcd authentication: a user and the file holding its password (mode
+  // 0600 or stricter).
+  std::string registry_user;
+  std::string registry_password_file;
+  // `HOST[:PORT]` for a read-only Discovery service (default port
+  // kDefaultDiscoveryPort); empty: only on the control socket.
   std::string listen;
+  // TLS for `listen` (PEM); with client_ca_file, mutual TLS. Without a
+  // certificate the listener is plaintext, which the log says.
+  std::string listen_tls_cert_file;
+  std::string listen_tls_key_file;
+  std::string listen_client_ca_file;
   // The `daemon` of every entry: where other hosts reach this daemon.
   // Default: advertise_host with the discovery port, when listening.
   std::string advertise_address;
@@ -90,8 +104,11 @@ class Daemon {
  private:
   Daemon() = default;
 
-  // ListenForDiscovery serves Discovery alone, plaintext, on `address`.
-  absl::Status ListenForDiscovery(const std::string& address);
+  // ListenForDiscovery serves Discovery alone on `address`, with
+  // `credentials` (TLS or plaintext).
+  absl::Status ListenForDiscovery(
+      const std::string& address,
+      std::shared_ptr<grpc::ServerCredentials> credentials);
   // OnRegistryState reports the registry's state through health.
   void OnRegistryState(const discovery::RegistryState& state);
   void ApplyHealth() ABSL_EXCLUSIVE_LOCKS_REQUIRED(health_mu_);

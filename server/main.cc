@@ -87,9 +87,33 @@ ABSL_FLAG(absl::Duration, registry_ttl, absl::Seconds(10),
           "etcd registry: the lease TTL; a daemon that dies disappears from "
           "searches within it.");
 ABSL_FLAG(std::string, discovery_listen, "",
-          "Also serve the read-only Discovery service, plaintext, on "
-          "HOST[:PORT] (default port 7701), for other hosts' `dbgremote -QR`. "
-          "Off by default.");
+          "Also serve the read-only Discovery service on HOST[:PORT] "
+          "(default port 7701), for other hosts' `dbgremote -QR`; plaintext "
+          "unless --discovery_tls_cert. Off by default.");
+// Registry and discovery security (etcd over TLS, etcd users, TLS for
+// --discovery_listen).
+ABSL_FLAG(std::string, registry_tls_ca, "",
+          "etcd registry: PEM roots that sign etcd's certificate; connect to "
+          "etcd with TLS. Default: plaintext (unless --registry_tls_cert).");
+ABSL_FLAG(std::string, registry_tls_cert, "",
+          "etcd registry: PEM client certificate, for an etcd started with "
+          "--client-cert-auth (with --registry_tls_key).");
+ABSL_FLAG(std::string, registry_tls_key, "",
+          "etcd registry: PEM private key of --registry_tls_cert.");
+ABSL_FLAG(std::string, registry_user, "",
+          "etcd registry: the etcd user to authenticate as (with "
+          "--registry_password_file), for an etcd with `auth enable`.");
+ABSL_FLAG(std::string, registry_password_file, "",
+          "etcd registry: file holding --registry_user's password (one "
+          "line; mode 0600 or stricter).");
+ABSL_FLAG(std::string, discovery_tls_cert, "",
+          "--discovery_listen: PEM certificate; serve Discovery over TLS "
+          "(with --discovery_tls_key).");
+ABSL_FLAG(std::string, discovery_tls_key, "",
+          "--discovery_listen: PEM private key of --discovery_tls_cert.");
+ABSL_FLAG(std::string, discovery_client_ca, "",
+          "--discovery_listen: PEM roots; require client certificates they "
+          "sign (mutual TLS).");
 ABSL_FLAG(absl::Duration, auth_failure_delay, absl::Seconds(1),
           "After a wrong debugging-server password, how long before the "
           "client is told.");
@@ -237,6 +261,18 @@ int main(int argc, char** argv) {
   options.discovery.registry_ttl = absl::GetFlag(FLAGS_registry_ttl);
   options.discovery.listen = absl::GetFlag(FLAGS_discovery_listen);
   options.discovery.advertise_address = absl::GetFlag(FLAGS_advertise_address);
+  options.discovery.registry_tls_ca_file = absl::GetFlag(FLAGS_registry_tls_ca);
+  options.discovery.registry_tls_cert_file =
+      absl::GetFlag(FLAGS_registry_tls_cert);
+  options.discovery.registry_tls_key_file = absl::GetFlag(FLAGS_registry_tls_key);
+  options.discovery.registry_user = absl::GetFlag(FLAGS_registry_user);
+  options.discovery.registry_password_file =
+      absl::GetFlag(FLAGS_registry_password_file);
+  options.discovery.listen_tls_cert_file =
+      absl::GetFlag(FLAGS_discovery_tls_cert);
+  options.discovery.listen_tls_key_file = absl::GetFlag(FLAGS_discovery_tls_key);
+  options.discovery.listen_client_ca_file =
+      absl::GetFlag(FLAGS_discovery_client_ca);
   options.servers.throttle.failure_delay = absl::GetFlag(FLAGS_auth_failure_delay);
   options.servers.throttle.max_failures = absl::GetFlag(FLAGS_auth_max_failures);
   options.servers.throttle.window = absl::GetFlag(FLAGS_auth_failure_window);

@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -13,9 +14,11 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/posix_error.h"
+#include "common/tls_credentials.h"
 #include "etcd/v3/rpc.grpc.pb.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
@@ -26,6 +29,7 @@ namespace dbgd::testing {
 namespace {
 
 constexpr char kEtcd[] = "/usr/bin/etcd";
+constexpr char kEtcdctl[] = "/usr/bin/etcdctl";
 constexpr absl::Duration kStartTimeout = absl::Seconds(20);
 
 // LoopbackSocket is a TCP socket bound to a free 127.0.0.1 port, until
@@ -76,6 +80,7 @@ absl::StatusOr<std::unique_ptr<EtcdProcess>> EtcdProcess::Create(
         absl::StrCat(kEtcd, " not found; install etcd-server"));
   }
   std::unique_ptr<EtcdProcess> etcd(new EtcdProcess);
+  etcd->options_ = options;
   if (options.data_dir.empty()) {
     std::string pattern = TempRoot() + "/etcd-XXXXXX";
     if (::mkdtemp(pattern.data()) == nullptr) {
@@ -114,8 +119,8 @@ EtcdProcess::~EtcdProcess() {
 
 absl::Status EtcdProcess::Start() {
   if (running()) return absl::FailedPreconditionError("etcd is running");
-  const std::string client_url = "http://" + endpoint_;
-  process_ = std::make_unique<Subprocess>(std::vector<std::string>{
+  const std::string client_url = (tls() ? "https://" : "http://") + endpoint_;
+  std::vector<std::string> argv = {
       kEtcd,
       "--name=dbgd-test",
       "--data-dir=" + data_dir_,
@@ -131,7 +136,23 @@ absl::Status EtcdProcess::Start() {
       "--election-timeout=250",
       "--logger=zap",
       "--log-level=warn",
-  });
+      // The cheapest bcrypt etcd takes: authenticating is then quick.
+      "--bcrypt-cost=4",
+  };
+  if (tls()) {
+    argv.push_back("--cert-file=" + options_.cert_file);
+    argv.push_back("--key-file=" + options_.key_file);
+  }
+  // etcd requires client certificates whenever it has a trusted CA.
+  if (options_.client_cert_auth) {
+    argv.push_back("--client-cert-auth");
+    argv.push_back("--trusted-ca-file=" + options_.trusted_ca_file);
+  }
+  if (options_.auth_token_ttl_seconds > 0) {
+    argv.push_back(
+        absl::StrCat("--auth-token-ttl=", options_.auth_token_ttl_seconds));
+  }
+  process_ = std::make_unique<Subprocess>(argv);
   absl::Status status = WaitUntilServing();
   if (!status.ok()) {
     Kill();
@@ -147,8 +168,17 @@ absl::Status EtcdProcess::WaitUntilServing() {
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 50);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 50);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 200);
-  auto channel = grpc::CreateCustomChannel(
-      endpoint_, grpc::InsecureChannelCredentials(), args);
+  std::shared_ptr<grpc::ChannelCredentials> credentials =
+      grpc::InsecureChannelCredentials();
+  if (tls()) {
+    absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> secure =
+        ClientTlsCredentials({.ca = {"trusted_ca_file", options_.trusted_ca_file},
+                              .cert = {"client_cert_file", options_.client_cert_file},
+                              .key = {"client_key_file", options_.client_key_file}});
+    if (!secure.ok()) return secure.status();
+    credentials = *std::move(secure);
+  }
+  auto channel = grpc::CreateCustomChannel(endpoint_, credentials, args);
   auto kv = etcdserverpb::KV::NewStub(channel);
   const absl::Time deadline = absl::Now() + kStartTimeout;
   std::string last_error = "timed out";
@@ -165,6 +195,12 @@ absl::Status EtcdProcess::WaitUntilServing() {
     etcdserverpb::RangeResponse response;
     grpc::Status status = kv->Range(&context, request, &response);
     if (status.ok()) return absl::OkStatus();
+    // With authentication on, an anonymous read is refused, but only by a
+    // member that serves.
+    if (!root_password_.empty() &&
+        status.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
+      return absl::OkStatus();
+    }
     last_error = status.error_message();
     absl::SleepFor(absl::Milliseconds(20));
   }
@@ -197,6 +233,45 @@ absl::Status EtcdProcess::WipeData() {
   if (error) {
     return PosixError(absl::StrCat("removing ", data_dir_), error);
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> EtcdProcess::Etcdctl(
+    std::vector<std::string> args) const {
+  std::vector<std::string> argv = {
+      kEtcdctl, "--endpoints=" + std::string(tls() ? "https://" : "http://") +
+                    endpoint_,
+      "--dial-timeout=5s", "--command-timeout=10s"};
+  if (tls()) argv.push_back("--cacert=" + options_.trusted_ca_file);
+  if (!options_.client_cert_file.empty()) {
+    argv.push_back("--cert=" + options_.client_cert_file);
+    argv.push_back("--key=" + options_.client_key_file);
+  }
+  if (!root_password_.empty()) argv.push_back("--user=root:" + root_password_);
+  argv.insert(argv.end(), args.begin(), args.end());
+  Completed done = RunToCompletion(argv);
+  if (!WIFEXITED(done.status) || WEXITSTATUS(done.status) != 0) {
+    return absl::InternalError(absl::StrCat(
+        absl::StrJoin(argv, " "), " failed:\n", done.output));
+  }
+  return done.output;
+}
+
+absl::Status EtcdProcess::EnableAuth(const EtcdAuth& auth) {
+  if (!running()) return absl::FailedPreconditionError("etcd is not running");
+  const std::string role = auth.user + "-role";
+  for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
+           {"user", "add", "root:" + auth.root_password},
+           {"role", "add", role},
+           {"role", "grant-permission", role, "--prefix=true", "readwrite",
+            auth.prefix},
+           {"user", "add", auth.user + ":" + auth.password},
+           {"user", "grant-role", auth.user, role},
+           {"auth", "enable"}}) {
+    absl::StatusOr<std::string> done = Etcdctl(args);
+    if (!done.ok()) return done.status();
+  }
+  root_password_ = auth.root_password;
   return absl::OkStatus();
 }
 
