@@ -350,6 +350,11 @@ RegistryState EtcdRegistry::State() const {
   return state_;
 }
 
+RegistryStats EtcdRegistry::Stats() const {
+  return {.publish_errors = publish_errors_.load(),
+          .lease_renewals = lease_renewals_.load()};
+}
+
 bool EtcdRegistry::WaitSynced(absl::Duration timeout) {
   MutexLock lock(&mu_);
   auto synced = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -387,6 +392,7 @@ void EtcdRegistry::Run() {
       if (stopping_) return;
     }
     healthy = false;
+    ++publish_errors_;
     retry_at = absl::Now() + backoff;
     backoff = std::min(backoff * 2, kMaxBackoff);
     Report(false, std::string(status.message()));
@@ -497,6 +503,7 @@ absl::Status EtcdRegistry::KeepAlive() {
   }
   lease_ttl_ = absl::Seconds(response.ttl());
   next_keepalive_ = absl::Now() + lease_ttl_ / 3;
+  ++lease_renewals_;
   return absl::OkStatus();
 }
 
