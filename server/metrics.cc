@@ -41,7 +41,7 @@ std::string BuildVersion() { return "0.0.0-dev"; }
 const prometheus::Histogram::BucketBoundaries& RpcBuckets() {
   static const auto* buckets = new prometheus::Histogram::BucketBoundaries{
       0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-      0.25,   0.5,   1,      2.5,   5,    10,    30,    60};
+      0.25,   0.5,   1,      2.5,   5,    10,    30,   60};
   return *buckets;
 }
 
@@ -66,21 +66,21 @@ prometheus::Family<prometheus::Histogram>& HistogramFamily(
   return prometheus::BuildHistogram().Name(name).Help(help).Register(registry);
 }
 
-prometheus::Labels Transport(absl::string_view transport) {
+prometheus::Labels Transport(std::string_view transport) {
   return {{"transport", std::string(transport)}};
 }
 
 // KnownMethod: whether `/package.Service/Method` names a method of this
 // build, so that a client inventing method names cannot grow the label
 // set without bound. Health is served by gRPC from upb, not protobuf.
-bool KnownMethod(absl::string_view path, absl::string_view service,
-                 absl::string_view method) {
+bool KnownMethod(std::string_view path, std::string_view service,
+                 std::string_view method) {
   if (path == "/grpc.health.v1.Health/Check" ||
       path == "/grpc.health.v1.Health/Watch") {
     return true;
   }
   return google::protobuf::DescriptorPool::generated_pool()->FindMethodByName(
-             absl::StrCat(service, ".", method)) != nullptr;
+             std::string(service) + "." + std::string(method)) != nullptr;
 }
 
 // ---------------------------------------------------------------------------
@@ -183,16 +183,18 @@ MetricFamily StateBreakdown(std::string name, std::string help,
     seen.insert(key(item));
     ++counts[{key(item), static_cast<int>(item.state())}];
   }
-  MetricFamily family = NewFamily(std::move(name), std::move(help), MetricType::Gauge);
+  MetricFamily family =
+      NewFamily(std::move(name), std::move(help), MetricType::Gauge);
   const google::protobuf::EnumDescriptor* states = Proto::State_descriptor();
   for (const std::string& value : seen) {
     for (int i = 0; i < states->value_count(); ++i) {
       const int state = states->value(i)->number();
       if (state == 0) continue;  // STATE_UNSPECIFIED
       auto it = counts.find({value, state});
-      AddSample(family,
-                {{key_label, value}, {"state", LowerName(states->value(i)->name())}},
-                it == counts.end() ? 0 : it->second);
+      AddSample(
+          family,
+          {{key_label, value}, {"state", LowerName(states->value(i)->name())}},
+          it == counts.end() ? 0 : it->second);
     }
   }
   return family;
@@ -203,26 +205,26 @@ MetricFamily StateBreakdown(std::string name, std::string help,
 absl::Status CheckMetricsListen(absl::string_view address) {
   const size_t colon = address.rfind(':');
   if (colon == absl::string_view::npos) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "metrics_listen: \"", address, "\" is not HOST:PORT"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("metrics_listen: \"", address, "\" is not HOST:PORT"));
   }
   const absl::string_view host = address.substr(0, colon);
   const absl::string_view port = address.substr(colon + 1);
   if (host.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "metrics_listen: \"", address,
-        "\" names no host (0.0.0.0 listens on every interface)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("metrics_listen: \"", address,
+                     "\" names no host (0.0.0.0 listens on every interface)"));
   }
   if (host.front() == '[' || host.find(':') != absl::string_view::npos) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "metrics_listen: \"", address,
-        "\": the metrics server listens on IPv4 only"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("metrics_listen: \"", address,
+                     "\": the metrics server listens on IPv4 only"));
   }
   for (char c : host) {
     if (!absl::ascii_isalnum(c) && c != '.' && c != '-') {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "metrics_listen: \"", address,
-          "\": the host must be an IPv4 address or a host name"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("metrics_listen: \"", address,
+                       "\": the host must be an IPv4 address or a host name"));
     }
   }
   int number = -1;
@@ -274,7 +276,7 @@ class Metrics::StateCollector final : public prometheus::Collectable {
     }
     MetricFamily connected =
         NewFamily("dbgd_clients", "Remote clients connected now, by transport.",
-               MetricType::Gauge);
+                  MetricType::Gauge);
     for (const auto& [transport, count] : clients) {
       AddSample(connected, {{"transport", transport}}, count);
     }
@@ -288,18 +290,18 @@ class Metrics::StateCollector final : public prometheus::Collectable {
         MetricType::Gauge);
     AddSample(locked, {}, static_cast<double>(snapshot.auth_locked_sources));
     families.push_back(std::move(locked));
-    MetricFamily lockouts = NewFamily(
-        "dbgd_auth_lockouts_total",
-        "Lockouts of a source after too many wrong passwords.",
-        MetricType::Counter);
+    MetricFamily lockouts =
+        NewFamily("dbgd_auth_lockouts_total",
+                  "Lockouts of a source after too many wrong passwords.",
+                  MetricType::Counter);
     AddSample(lockouts, {}, static_cast<double>(snapshot.auth_lockouts));
     families.push_back(std::move(lockouts));
 
-    MetricFamily up = NewFamily(
-        "dbgd_registry_up",
-        "1 when this daemon's servers are published in the discovery "
-        "registry, 0 while it cannot be reached.",
-        MetricType::Gauge);
+    MetricFamily up =
+        NewFamily("dbgd_registry_up",
+                  "1 when this daemon's servers are published in the discovery "
+                  "registry, 0 while it cannot be reached.",
+                  MetricType::Gauge);
     AddSample(up, {}, snapshot.registry_up ? 1 : 0);
     families.push_back(std::move(up));
     MetricFamily errors = NewFamily(
@@ -311,11 +313,12 @@ class Metrics::StateCollector final : public prometheus::Collectable {
               static_cast<double>(snapshot.registry.publish_errors +
                                   registry_refusals_.load()));
     families.push_back(std::move(errors));
-    MetricFamily renewals = NewFamily(
-        "dbgd_registry_lease_renewals_total",
-        "Renewals of this daemon's registry lease (etcd).",
-        MetricType::Counter);
-    AddSample(renewals, {}, static_cast<double>(snapshot.registry.lease_renewals));
+    MetricFamily renewals =
+        NewFamily("dbgd_registry_lease_renewals_total",
+                  "Renewals of this daemon's registry lease (etcd).",
+                  MetricType::Counter);
+    AddSample(renewals, {},
+              static_cast<double>(snapshot.registry.lease_renewals));
     families.push_back(std::move(renewals));
     return families;
   }
@@ -366,9 +369,9 @@ Metrics::Metrics()
           *registry_, "dbgd_grpc_server_handling_seconds",
           "Time from the start of a gRPC call to its status, by service and "
           "method.")),
-      execute_seconds_(HistogramFamily(
-          *registry_, "dbgd_execute_duration_seconds",
-          "Time an Execute call's command took, by engine.")),
+      execute_seconds_(
+          HistogramFamily(*registry_, "dbgd_execute_duration_seconds",
+                          "Time an Execute call's command took, by engine.")),
       state_(std::make_shared<StateCollector>()) {
   prometheus::BuildGauge()
       .Name("dbgd_build_info")
@@ -397,8 +400,8 @@ absl::Status Metrics::Serve(const std::string& address, SnapshotSource source) {
   civetweb_capture = nullptr;
   if (exposer_ == nullptr) {
     state_->SetSource(nullptr);
-    return absl::UnavailableError(absl::StrCat(
-        "metrics_listen: cannot listen on ", address, ": ", why));
+    return absl::UnavailableError(
+        absl::StrCat("metrics_listen: cannot listen on ", address, ": ", why));
   }
   exposer_->RegisterCollectable(registry_);
   exposer_->RegisterCollectable(state_);
@@ -423,11 +426,11 @@ std::string Metrics::Render() const {
   return out.str();
 }
 
-void Metrics::ClientConnected(absl::string_view transport) {
+void Metrics::ClientConnected(std::string_view transport) {
   connections_.Add(Transport(transport)).Increment();
 }
 
-void Metrics::HandshakeFailed(absl::string_view transport,
+void Metrics::HandshakeFailed(std::string_view transport,
                               const absl::Status& why) {
   std::string reason;
   if (absl::IsUnauthenticated(why)) {
@@ -442,54 +445,55 @@ void Metrics::HandshakeFailed(absl::string_view transport,
       .Increment();
 }
 
-void Metrics::SlowClientDropped(absl::string_view transport) {
+void Metrics::SlowClientDropped(std::string_view transport) {
   slow_drops_.Add(Transport(transport)).Increment();
 }
 
 void Metrics::RegistryRefused() { state_->CountRefusal(); }
 
-void Metrics::RpcFinished(absl::string_view method, int code,
+void Metrics::RpcFinished(std::string_view method, int code,
                           absl::Duration elapsed) {
   // "/dbgd.v1.Control/Execute" → "dbgd.v1.Control", "Execute".
   std::string service = "unknown";
   std::string name = "unknown";
   const size_t slash = method.rfind('/');
   if (!method.empty() && method.front() == '/' && slash != 0 &&
-      slash != absl::string_view::npos &&
-      KnownMethod(method, method.substr(1, slash - 1), method.substr(slash + 1))) {
+      slash != std::string_view::npos &&
+      KnownMethod(method, method.substr(1, slash - 1),
+                  method.substr(slash + 1))) {
     service = std::string(method.substr(1, slash - 1));
     name = std::string(method.substr(slash + 1));
   }
   std::string code_name =
       absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
   if (code_name.empty()) code_name = "UNKNOWN";
-  rpcs_.Add({{"grpc_service", service},
-             {"grpc_method", name},
-             {"grpc_code", code_name}})
+  rpcs_
+      .Add({{"grpc_service", service},
+            {"grpc_method", name},
+            {"grpc_code", code_name}})
       .Increment();
   rpc_seconds_
       .Add({{"grpc_service", service}, {"grpc_method", name}}, RpcBuckets())
       .Observe(absl::ToDoubleSeconds(elapsed));
 }
 
-void Metrics::ExecuteFinished(absl::string_view engine, absl::Duration elapsed) {
+void Metrics::ExecuteFinished(std::string_view engine, absl::Duration elapsed) {
   execute_seconds_.Add({{"engine", std::string(engine)}}, ExecuteBuckets())
       .Observe(absl::ToDoubleSeconds(elapsed));
 }
 
 std::unique_ptr<protocol::FrameCodec> Metrics::Meter(
-    absl::string_view transport, std::unique_ptr<protocol::FrameCodec> codec) {
+    std::string_view transport, std::unique_ptr<protocol::FrameCodec> codec) {
   const prometheus::Labels labels = Transport(transport);
   // Looked up once per connection; each frame then costs atomic adds.
   return std::make_unique<MeteredCodec>(
-      std::move(codec),
-      MeteredCodec::Counters{
-          .received_bytes = &received_bytes_.Add(labels),
-          .sent_bytes = &sent_bytes_.Add(labels),
-          .received_frames = &received_frames_.Add(labels),
-          .sent_frames = &sent_frames_.Add(labels),
-          .bad_frames = &bad_frames_.Add(labels),
-      });
+      std::move(codec), MeteredCodec::Counters{
+                            .received_bytes = &received_bytes_.Add(labels),
+                            .sent_bytes = &sent_bytes_.Add(labels),
+                            .received_frames = &received_frames_.Add(labels),
+                            .sent_frames = &sent_frames_.Add(labels),
+                            .bad_frames = &bad_frames_.Add(labels),
+                        });
 }
 
 }  // namespace dbgd::server

@@ -25,6 +25,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -85,25 +86,25 @@ class Metrics {
   // Hooks, one per event. `transport` is the lower-case scheme ("tcp").
 
   // ClientConnected: a client passed the handshake and joined a session.
-  void ClientConnected(absl::string_view transport);
+  void ClientConnected(std::string_view transport);
   // HandshakeFailed: a client was refused; counted as an authentication
   // failure when `why` is a wrong password (UNAUTHENTICATED) or a locked
   // out source (PERMISSION_DENIED), ignored otherwise.
-  void HandshakeFailed(absl::string_view transport, const absl::Status& why);
+  void HandshakeFailed(std::string_view transport, const absl::Status& why);
   // SlowClientDropped: the session's hub dropped a client that fell behind.
-  void SlowClientDropped(absl::string_view transport);
+  void SlowClientDropped(std::string_view transport);
   // RegistryRefused: the registry refused to take an entry.
   void RegistryRefused();
   // RpcFinished: a gRPC call to `method` ("/dbgd.v1.Control/Execute")
   // ended with `code` after `elapsed`.
-  void RpcFinished(absl::string_view method, int code, absl::Duration elapsed);
+  void RpcFinished(std::string_view method, int code, absl::Duration elapsed);
   // ExecuteFinished: an Execute on an `engine` session took `elapsed`.
-  void ExecuteFinished(absl::string_view engine, absl::Duration elapsed);
+  void ExecuteFinished(std::string_view engine, absl::Duration elapsed);
 
   // Meter wraps a client connection's codec so that its frames and bytes
   // (and frames it could not decode) are counted for `transport`.
   std::unique_ptr<protocol::FrameCodec> Meter(
-      absl::string_view transport, std::unique_ptr<protocol::FrameCodec> codec);
+      std::string_view transport, std::unique_ptr<protocol::FrameCodec> codec);
 
  private:
   class StateCollector;

@@ -77,37 +77,48 @@ TEST(MetricsTest, HooksCountEvents) {
   metrics.HandshakeFailed("tcp", absl::PermissionDeniedError("locked"));
   metrics.HandshakeFailed("tcp", absl::DeadlineExceededError("slow"));
   metrics.SlowClientDropped("ssl");
-  metrics.RpcFinished("/dbgd.v1.Control/CreateServer", 3, absl::Milliseconds(2));
-  metrics.RpcFinished("/dbgd.v1.Control/NoSuchMethod", 12, absl::Milliseconds(1));
+  metrics.RpcFinished("/dbgd.v1.Control/CreateServer", 3,
+                      absl::Milliseconds(2));
+  metrics.RpcFinished("/dbgd.v1.Control/NoSuchMethod", 12,
+                      absl::Milliseconds(1));
   metrics.RpcFinished("/grpc.health.v1.Health/Check", 0, absl::Milliseconds(1));
   metrics.ExecuteFinished("gdb", absl::Milliseconds(30));
 
   const std::string text = metrics.Render();
-  EXPECT_THAT(text, HasSubstr("dbgd_client_connections_total{transport=\"tcp\"} 2\n"));
-  EXPECT_THAT(text, HasSubstr("dbgd_client_connections_total{transport=\"npipe\"} 1\n"));
-  EXPECT_THAT(text, HasSubstr(
-      "dbgd_auth_failures_total{reason=\"bad_password\",transport=\"tcp\"} 1\n"));
-  EXPECT_THAT(text, HasSubstr(
-      "dbgd_auth_failures_total{reason=\"locked_out\",transport=\"tcp\"} 1\n"));
+  EXPECT_THAT(
+      text, HasSubstr("dbgd_client_connections_total{transport=\"tcp\"} 2\n"));
+  EXPECT_THAT(
+      text,
+      HasSubstr("dbgd_client_connections_total{transport=\"npipe\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("dbgd_auth_failures_total{reason=\"bad_"
+                              "password\",transport=\"tcp\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("dbgd_auth_failures_total{reason=\"locked_out\","
+                              "transport=\"tcp\"} 1\n"));
   EXPECT_THAT(text, Not(HasSubstr("reason=\"deadline")));
-  EXPECT_THAT(text, HasSubstr("dbgd_slow_clients_dropped_total{transport=\"ssl\"} 1\n"));
-  EXPECT_THAT(text, HasSubstr(
-      "dbgd_grpc_server_handled_total{grpc_code=\"INVALID_ARGUMENT\","
-      "grpc_method=\"CreateServer\",grpc_service=\"dbgd.v1.Control\"} 1\n"));
+  EXPECT_THAT(
+      text,
+      HasSubstr("dbgd_slow_clients_dropped_total{transport=\"ssl\"} 1\n"));
+  EXPECT_THAT(
+      text,
+      HasSubstr("dbgd_grpc_server_handled_total{grpc_code=\"INVALID_ARGUMENT\","
+                "grpc_method=\"CreateServer\",grpc_service=\"dbgd.v1.Control\"}"
+                " 1\n"));
   // An unknown method cannot add label values of its own.
-  EXPECT_THAT(text, HasSubstr(
-      "dbgd_grpc_server_handled_total{grpc_code=\"UNIMPLEMENTED\","
-      "grpc_method=\"unknown\",grpc_service=\"unknown\"} 1\n"));
+  EXPECT_THAT(
+      text,
+      HasSubstr("dbgd_grpc_server_handled_total{grpc_code=\"UNIMPLEMENTED\","
+                "grpc_method=\"unknown\",grpc_service=\"unknown\"} 1\n"));
   EXPECT_THAT(text, Not(HasSubstr("NoSuchMethod")));
-  EXPECT_THAT(text, HasSubstr(
-      "grpc_code=\"OK\",grpc_method=\"Check\",grpc_service=\"grpc.health.v1.Health\"} 1\n"));
-  EXPECT_THAT(text, HasSubstr(
-      "dbgd_grpc_server_handling_seconds_bucket{grpc_method=\"CreateServer\","
-      "grpc_service=\"dbgd.v1.Control\",le=\"0.0025\"} 1\n"));
-  EXPECT_THAT(text, HasSubstr(
-      "dbgd_execute_duration_seconds_bucket{engine=\"gdb\",le=\"0.025\"} 0\n"));
-  EXPECT_THAT(text, HasSubstr(
-      "dbgd_execute_duration_seconds_bucket{engine=\"gdb\",le=\"0.05\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("grpc_code=\"OK\",grpc_method=\"Check\",grpc_"
+                              "service=\"grpc.health.v1.Health\"} 1\n"));
+  EXPECT_THAT(text,
+              HasSubstr("dbgd_grpc_server_handling_seconds_bucket{grpc_method="
+                        "\"CreateServer\","
+                        "grpc_service=\"dbgd.v1.Control\",le=\"0.0025\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("dbgd_execute_duration_seconds_bucket{engine="
+                              "\"gdb\",le=\"0.025\"} 0\n"));
+  EXPECT_THAT(text, HasSubstr("dbgd_execute_duration_seconds_bucket{engine="
+                              "\"gdb\",le=\"0.05\"} 1\n"));
   EXPECT_THAT(text, HasSubstr("dbgd_build_info{version=\""));
   EXPECT_EQ(PromtoolCheck(text), "");
 }
@@ -139,12 +150,22 @@ TEST(MetricsTest, MeterCountsFramesBytesAndOneBadFrame) {
 
   const std::string size = std::to_string(bytes.size());
   const std::string text = metrics.Render();
-  EXPECT_THAT(text, HasSubstr("dbgd_client_sent_frames_total{transport=\"tcp\"} 2\n"));
-  EXPECT_THAT(text, HasSubstr("dbgd_client_received_frames_total{transport=\"tcp\"} 2\n"));
-  EXPECT_THAT(text, HasSubstr("dbgd_client_sent_bytes_total{transport=\"tcp\"} " + size + "\n"));
-  EXPECT_THAT(text, HasSubstr("dbgd_client_received_bytes_total{transport=\"tcp\"} " + size + "\n"));
-  EXPECT_THAT(text, HasSubstr("dbgd_client_received_bytes_total{transport=\"npipe\"} 4\n"));
-  EXPECT_THAT(text, HasSubstr("dbgd_bad_frames_total{transport=\"npipe\"} 1\n"));
+  EXPECT_THAT(
+      text, HasSubstr("dbgd_client_sent_frames_total{transport=\"tcp\"} 2\n"));
+  EXPECT_THAT(
+      text,
+      HasSubstr("dbgd_client_received_frames_total{transport=\"tcp\"} 2\n"));
+  EXPECT_THAT(text,
+              HasSubstr("dbgd_client_sent_bytes_total{transport=\"tcp\"} " +
+                        size + "\n"));
+  EXPECT_THAT(text,
+              HasSubstr("dbgd_client_received_bytes_total{transport=\"tcp\"} " +
+                        size + "\n"));
+  EXPECT_THAT(
+      text,
+      HasSubstr("dbgd_client_received_bytes_total{transport=\"npipe\"} 4\n"));
+  EXPECT_THAT(text,
+              HasSubstr("dbgd_bad_frames_total{transport=\"npipe\"} 1\n"));
   EXPECT_THAT(text, HasSubstr("dbgd_bad_frames_total{transport=\"tcp\"} 0\n"));
 }
 
@@ -198,13 +219,20 @@ TEST(MetricsTest, ServesGaugesReadFromTheSnapshotAtEachScrape) {
   ASSERT_TRUE(scrape.ok()) << scrape.status();
   EXPECT_EQ(scrape->status, 200);
   const std::string& text = scrape->body;
-  EXPECT_THAT(text, HasSubstr("dbgd_sessions{engine=\"gdb\",state=\"ready\"} 2\n"));
-  EXPECT_THAT(text, HasSubstr("dbgd_sessions{engine=\"gdb\",state=\"failed\"} 0\n"));
-  EXPECT_THAT(text, HasSubstr("dbgd_sessions{engine=\"lldb\",state=\"starting\"} 1\n"));
-  EXPECT_THAT(text, HasSubstr("dbgd_servers{state=\"listening\",transport=\"tcp\"} 1\n"));
+  EXPECT_THAT(text,
+              HasSubstr("dbgd_sessions{engine=\"gdb\",state=\"ready\"} 2\n"));
+  EXPECT_THAT(text,
+              HasSubstr("dbgd_sessions{engine=\"gdb\",state=\"failed\"} 0\n"));
+  EXPECT_THAT(
+      text, HasSubstr("dbgd_sessions{engine=\"lldb\",state=\"starting\"} 1\n"));
+  EXPECT_THAT(
+      text,
+      HasSubstr("dbgd_servers{state=\"listening\",transport=\"tcp\"} 1\n"));
   EXPECT_THAT(text, HasSubstr("dbgd_clients{transport=\"tcp\"} 2\n"));
   EXPECT_THAT(text, HasSubstr("dbgd_clients{transport=\"com\"} 1\n"));
-  EXPECT_THAT(text, HasSubstr("dbgd_com_damaged_packets_total{server=\"servers/1\"} 7\n"));
+  EXPECT_THAT(
+      text,
+      HasSubstr("dbgd_com_damaged_packets_total{server=\"servers/1\"} 7\n"));
   EXPECT_THAT(text, HasSubstr("dbgd_registry_up 0\n"));
   EXPECT_THAT(text, HasSubstr("dbgd_registry_publish_errors_total 5\n"));
   EXPECT_THAT(text, HasSubstr("dbgd_registry_lease_renewals_total 9\n"));
@@ -222,7 +250,8 @@ TEST(MetricsTest, ServesGaugesReadFromTheSnapshotAtEachScrape) {
   }
   scrape = dbgd::testing::HttpGet(port, "/metrics");
   ASSERT_TRUE(scrape.ok()) << scrape.status();
-  EXPECT_THAT(scrape->body, HasSubstr("dbgd_sessions{engine=\"gdb\",state=\"ready\"} 0\n"));
+  EXPECT_THAT(scrape->body,
+              HasSubstr("dbgd_sessions{engine=\"gdb\",state=\"ready\"} 0\n"));
   EXPECT_THAT(scrape->body, HasSubstr("dbgd_clients{transport=\"tcp\"} 0\n"));
   EXPECT_THAT(scrape->body, HasSubstr("dbgd_registry_up 1\n"));
 

@@ -12,10 +12,12 @@ using grpc::experimental::InterceptionHookPoints;
 
 class RpcMetricsInterceptor final : public grpc::experimental::Interceptor {
  public:
-  RpcMetricsInterceptor(Metrics& metrics, grpc::experimental::ServerRpcInfo& info)
+  RpcMetricsInterceptor(Metrics& metrics,
+                        grpc::experimental::ServerRpcInfo& info)
       : metrics_(metrics), method_(info.method()), start_(absl::Now()) {}
 
-  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+  void Intercept(
+      grpc::experimental::InterceptorBatchMethods* methods) override {
     if (methods->QueryInterceptionHookPoint(
             InterceptionHookPoints::PRE_SEND_STATUS)) {
       metrics_.RpcFinished(method_, methods->GetSendStatus().error_code(),
@@ -46,9 +48,11 @@ class RpcMetricsFactory final
 
 }  // namespace
 
-std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+std::vector<
+    std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
 RpcMetricsInterceptors(Metrics& metrics) {
-  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+  std::vector<
+      std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
       factories;
   factories.push_back(std::make_unique<RpcMetricsFactory>(metrics));
   return factories;

@@ -19,7 +19,8 @@ namespace dbgd::server {
 // RpcMetricsInterceptors is the list to hand to
 // ServerBuilder::experimental().SetInterceptorCreators. `metrics` must
 // outlive the server.
-std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+std::vector<
+    std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
 RpcMetricsInterceptors(Metrics& metrics);
 
 }  // namespace dbgd::server

@@ -20,7 +20,8 @@ absl::StatusOr<HttpResponse> HttpGet(uint16_t port, const std::string& path) {
   address.sin_family = AF_INET;
   address.sin_port = htons(port);
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) !=
+      0) {
     const int error = errno;
     ::close(fd);
     return absl::UnavailableError(
@@ -33,7 +34,8 @@ absl::StatusOr<HttpResponse> HttpGet(uint16_t port, const std::string& path) {
       static_cast<ssize_t>(request.size())) {
     char buffer[16384];
     ssize_t n;
-    while ((n = ::read(fd, buffer, sizeof(buffer))) > 0) reply.append(buffer, n);
+    while ((n = ::read(fd, buffer, sizeof(buffer))) > 0)
+      reply.append(buffer, n);
   }
   ::close(fd);
   const size_t end = reply.find("\r\n\r\n");
