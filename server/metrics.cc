@@ -170,6 +170,14 @@ void AddSample(MetricFamily& family, std::vector<ClientMetric::Label> labels,
   }
 }
 
+// Single is a family of one unlabelled sample.
+MetricFamily Single(std::string name, std::string help, MetricType type,
+                    uint64_t value) {
+  MetricFamily family = NewFamily(std::move(name), std::move(help), type);
+  AddSample(family, {}, static_cast<double>(value));
+  return family;
+}
+
 // StateBreakdown counts `items` by (first label, enum state), with every
 // state of every first-label value ever seen present (0 when none), so
 // that a series does not vanish when its count drops to zero.
@@ -283,43 +291,30 @@ class Metrics::StateCollector final : public prometheus::Collectable {
     families.push_back(std::move(connected));
     families.push_back(std::move(damaged));
 
-    MetricFamily locked = NewFamily(
+    families.push_back(Single(
         "dbgd_auth_locked_sources",
         "Sources (IP addresses, Unix uids) locked out for password guessing "
         "now.",
-        MetricType::Gauge);
-    AddSample(locked, {}, static_cast<double>(snapshot.auth_locked_sources));
-    families.push_back(std::move(locked));
-    MetricFamily lockouts =
-        NewFamily("dbgd_auth_lockouts_total",
-                  "Lockouts of a source after too many wrong passwords.",
-                  MetricType::Counter);
-    AddSample(lockouts, {}, static_cast<double>(snapshot.auth_lockouts));
-    families.push_back(std::move(lockouts));
-
-    MetricFamily up =
-        NewFamily("dbgd_registry_up",
-                  "1 when this daemon's servers are published in the discovery "
-                  "registry, 0 while it cannot be reached.",
-                  MetricType::Gauge);
-    AddSample(up, {}, snapshot.registry_up ? 1 : 0);
-    families.push_back(std::move(up));
-    MetricFamily errors = NewFamily(
-        "dbgd_registry_publish_errors_total",
-        "Attempts to publish or keep publishing this daemon's servers that "
-        "failed (the registry unreachable, an entry refused).",
-        MetricType::Counter);
-    AddSample(errors, {},
-              static_cast<double>(snapshot.registry.publish_errors +
-                                  registry_refusals_.load()));
-    families.push_back(std::move(errors));
-    MetricFamily renewals =
-        NewFamily("dbgd_registry_lease_renewals_total",
-                  "Renewals of this daemon's registry lease (etcd).",
-                  MetricType::Counter);
-    AddSample(renewals, {},
-              static_cast<double>(snapshot.registry.lease_renewals));
-    families.push_back(std::move(renewals));
+        MetricType::Gauge, snapshot.auth_locked_sources));
+    families.push_back(
+        Single("dbgd_auth_lockouts_total",
+               "Lockouts of a source after too many wrong passwords.",
+               MetricType::Counter, snapshot.auth_lockouts));
+    families.push_back(
+        Single("dbgd_registry_up",
+               "1 when this daemon's servers are published in the discovery "
+               "registry, 0 while it cannot be reached.",
+               MetricType::Gauge, snapshot.registry_up ? 1 : 0));
+    families.push_back(
+        Single("dbgd_registry_publish_errors_total",
+               "Attempts to publish or keep publishing this daemon's servers "
+               "that failed (the registry unreachable, an entry refused).",
+               MetricType::Counter,
+               snapshot.registry.publish_errors + registry_refusals_.load()));
+    families.push_back(
+        Single("dbgd_registry_lease_renewals_total",
+               "Renewals of this daemon's registry lease (etcd).",
+               MetricType::Counter, snapshot.registry.lease_renewals));
     return families;
   }
 
