@@ -387,6 +387,11 @@ RegistryState EtcdRegistry::State() const {
   return state_;
 }
 
+RegistryStats EtcdRegistry::Stats() const {
+  return {.publish_errors = publish_errors_.load(),
+          .lease_renewals = lease_renewals_.load()};
+}
+
 bool EtcdRegistry::WaitSynced(absl::Duration timeout) {
   MutexLock lock(&mu_);
   auto synced = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -424,6 +429,7 @@ void EtcdRegistry::Run() {
       if (stopping_) return;
     }
     healthy = false;
+    ++publish_errors_;
     retry_at = absl::Now() + backoff;
     backoff = std::min(backoff * 2, kMaxBackoff);
     Report(false, std::string(status.message()));
@@ -536,6 +542,7 @@ absl::Status EtcdRegistry::KeepAlive() {
   }
   lease_ttl_ = absl::Seconds(response.ttl());
   next_keepalive_ = absl::Now() + lease_ttl_ / 3;
+  ++lease_renewals_;
   return absl::OkStatus();
 }
 

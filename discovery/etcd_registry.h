@@ -114,6 +114,7 @@ class EtcdRegistry final : public Registry {
   absl::StatusOr<std::vector<EntryPtr>> Search(
       const std::string& host) override;
   RegistryState State() const override;
+  RegistryStats Stats() const override;
   std::string Describe() const override { return describe_; }
 
   // WaitSynced waits up to `timeout` until every Register and Unregister
@@ -187,6 +188,8 @@ class EtcdRegistry final : public Registry {
   const std::vector<std::unique_ptr<Endpoint>> endpoints_;
 
   std::atomic<size_t> last_good_{0};  // index into endpoints_
+  std::atomic<uint64_t> publish_errors_{0};  // for Stats
+  std::atomic<uint64_t> lease_renewals_{0};
 
   // Used by the worker only (and by the destructor once it has joined).
   int64_t lease_id_ = 0;  // 0: none

@@ -337,6 +337,7 @@ TEST_F(EtcdRegistryTest, KeepsServingWhileEtcdIsDownAndRegistersAgain) {
   // The callback follows the state change.
   ASSERT_TRUE(Eventually([&] { return log.states().size() == 1; }));
   EXPECT_TRUE(log.states()[0].registered);
+  EXPECT_EQ(registry->Stats().publish_errors, 0u);
 
   etcd_->Stop();
   // Register never waits for etcd.
@@ -345,6 +346,7 @@ TEST_F(EtcdRegistryTest, KeepsServingWhileEtcdIsDownAndRegistersAgain) {
   EXPECT_THAT(registry->State().detail, HasSubstr(etcd_->endpoint()));
   ASSERT_TRUE(Eventually([&] { return log.states().size() == 2; }));
   EXPECT_FALSE(log.states()[1].registered);
+  EXPECT_GE(registry->Stats().publish_errors, 1u);  // for metrics
   absl::StatusOr<std::vector<EntryPtr>> found = registry->Search("h");
   EXPECT_EQ(found.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(found.status().message(),
@@ -361,6 +363,10 @@ TEST_F(EtcdRegistryTest, KeepsServingWhileEtcdIsDownAndRegistersAgain) {
   EXPECT_THAT(
       HostsAndEndpoints(SearchAll(*registry)),
       ElementsAre(std::pair("h", "tcp:Port=1"), std::pair("h", "tcp:Port=2")));
+  // The lease is kept alive (every TTL/3), and each renewal is counted.
+  const uint64_t renewals = registry->Stats().lease_renewals;
+  EXPECT_TRUE(Eventually(
+      [&] { return registry->Stats().lease_renewals > renewals; }));
 }
 
 TEST_F(EtcdRegistryTest, FreshEtcdOnTheSamePortGetsEverythingAgain) {

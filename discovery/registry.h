@@ -17,6 +17,7 @@
 #ifndef DBGD_DISCOVERY_REGISTRY_H_
 #define DBGD_DISCOVERY_REGISTRY_H_
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -59,6 +60,13 @@ struct RegistryState {
   std::string detail;  // e.g. "etcd://127.0.0.1:2379: connection refused"
 };
 
+// What a registry has done to keep this daemon's entries published, for
+// metrics; zero where it has nothing to keep up (the embedded registry).
+struct RegistryStats {
+  uint64_t publish_errors = 0;  // attempts to write or renew that failed
+  uint64_t lease_renewals = 0;  // leases kept alive
+};
+
 class Registry {
  public:
   virtual ~Registry() = default;
@@ -83,6 +91,9 @@ class Registry {
 
   // State tells whether this daemon's entries are published.
   virtual RegistryState State() const { return {}; }
+
+  // Stats counts the registry's work so far.
+  virtual RegistryStats Stats() const { return {}; }
 
   // Describe names the registry for logs, e.g. "embedded" or
   // "etcd://h1:2379,h2:2379".

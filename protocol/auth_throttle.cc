@@ -84,6 +84,7 @@ void AuthThrottle::RecordFailureLocked(absl::string_view source, absl::Time now)
   entry.failures.push_back(now);
   if (entry.failures.size() >= static_cast<size_t>(options_.max_failures)) {
     entry.locked_until = now + options_.lockout;
+    ++lockouts_;
     entry.failures.clear();  // after the lockout the source starts afresh
   }
 }
@@ -99,6 +100,19 @@ void AuthThrottle::RecordSuccess(absl::string_view source) {
 size_t AuthThrottle::tracked_sources() const {
   MutexLock lock(&mu_);
   return entries_.size();
+}
+
+size_t AuthThrottle::locked_sources() const {
+  const absl::Time now = Now();
+  MutexLock lock(&mu_);
+  return std::count_if(entries_.begin(), entries_.end(), [now](const Entry& e) {
+    return e.locked_until > now;
+  });
+}
+
+uint64_t AuthThrottle::lockouts() const {
+  MutexLock lock(&mu_);
+  return lockouts_;
 }
 
 }  // namespace dbgd::protocol

@@ -18,6 +18,7 @@
 #define DBGD_PROTOCOL_AUTH_THROTTLE_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <list>
@@ -78,6 +79,12 @@ class AuthThrottle {
   // metrics).
   size_t tracked_sources() const ABSL_LOCKS_EXCLUDED(mu_);
 
+  // locked_sources: how many sources are locked out now; lockouts: how many
+  // lockouts began so far, including one begun by an attempt that then
+  // turns out right (its success ends it). For metrics.
+  size_t locked_sources() const ABSL_LOCKS_EXCLUDED(mu_);
+  uint64_t lockouts() const ABSL_LOCKS_EXCLUDED(mu_);
+
  private:
   struct Entry {
     std::string source;
@@ -104,6 +111,7 @@ class AuthThrottle {
   EntryList entries_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, EntryList::iterator> index_
       ABSL_GUARDED_BY(mu_);
+  uint64_t lockouts_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace dbgd::protocol

@@ -100,6 +100,21 @@ TEST_F(AuthThrottleTest, SuccessResetsTheCount) {
   EXPECT_FALSE(throttle.IsLockedOut("10.0.0.1"));
 }
 
+TEST_F(AuthThrottleTest, CountsLockoutsAndSourcesLockedNow) {
+  AuthThrottle throttle(Options());
+  for (int i = 0; i < 3; ++i) throttle.RecordFailure("10.0.0.1");
+  for (int i = 0; i < 3; ++i) throttle.RecordFailure("10.0.0.2");
+  throttle.RecordFailure("10.0.0.3");
+  EXPECT_EQ(throttle.lockouts(), 2u);
+  EXPECT_EQ(throttle.locked_sources(), 2u);
+  clock_.Advance(absl::Seconds(61));  // the lockouts end; the count stays
+  EXPECT_EQ(throttle.locked_sources(), 0u);
+  EXPECT_EQ(throttle.lockouts(), 2u);
+  for (int i = 0; i < 3; ++i) throttle.RecordFailure("10.0.0.1");
+  EXPECT_EQ(throttle.lockouts(), 3u);
+  EXPECT_EQ(throttle.locked_sources(), 1u);
+}
+
 TEST_F(AuthThrottleTest, TryAttemptCountsBeforeTheCheck) {
   AuthThrottle throttle(Options());
   EXPECT_TRUE(throttle.TryAttempt("10.0.0.1"));

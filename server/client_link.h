@@ -76,6 +76,9 @@ class ClientLink : public std::enable_shared_from_this<ClientLink> {
   absl::Time last_active() const {
     return absl::FromUnixNanos(last_active_nanos_.load());
   }
+  // dropped: the hub let the client go for falling behind.
+  // REQUIRES: on the connection's executor, e.g. in the close callback.
+  bool dropped() const { return !drop_reason_.empty(); }
 
  private:
   ClientLink(uint64_t id, std::string identity,

@@ -97,11 +97,13 @@ class FinishedWriter final : public grpc::ServerWriteReactor<v1::Event> {
 }  // namespace
 
 ControlService::ControlService(std::string token, SessionManager& sessions,
-                               ServerManager& servers, EventBus& events)
+                               ServerManager& servers, EventBus& events,
+                               Metrics* metrics)
     : token_(std::move(token)),
       sessions_(sessions),
       servers_(servers),
-      events_(events) {}
+      events_(events),
+      metrics_(metrics) {}
 
 v1::Session ControlService::Describe(const session::Session& session) const {
   v1::Session description = session.Describe();
@@ -186,7 +188,12 @@ grpc::ServerUnaryReactor* ControlService::Execute(
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   (*session)->Execute(
       CallerIdentity(*context), request->command(), timeout,
-      [reactor, response](absl::StatusOr<session::ExecuteResult> result) {
+      [reactor, response, metrics = metrics_, start = absl::Now(),
+       engine = (*session)->Describe().engine()](
+          absl::StatusOr<session::ExecuteResult> result) {
+        if (metrics != nullptr) {
+          metrics->ExecuteFinished(engine, absl::Now() - start);
+        }
         if (result.ok()) {
           response->set_output(result->output);
           response->set_error(result->error);

@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "dbgd/v1/control.grpc.pb.h"
 #include "server/event_bus.h"
+#include "server/metrics.h"
 #include "server/server_manager.h"
 #include "server/session_manager.h"
 
@@ -21,9 +22,11 @@ namespace dbgd::server {
 class ControlService final : public v1::Control::CallbackService {
  public:
   // `token`: bearer token every call must carry; empty = none required.
-  // `sessions`, `servers` and `events` must outlive the service.
+  // `sessions`, `servers`, `events` and `metrics` (nullable) must outlive
+  // the service.
   ControlService(std::string token, SessionManager& sessions,
-                 ServerManager& servers, EventBus& events);
+                 ServerManager& servers, EventBus& events,
+                 Metrics* metrics = nullptr);
 
   grpc::ServerUnaryReactor* CreateSession(
       grpc::CallbackServerContext* context,
@@ -85,6 +88,7 @@ class ControlService final : public v1::Control::CallbackService {
   SessionManager& sessions_;
   ServerManager& servers_;
   EventBus& events_;
+  Metrics* const metrics_;
 };
 
 }  // namespace dbgd::server

@@ -22,6 +22,7 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/server_builder.h"
+#include "server/rpc_metrics.h"
 #include "spdlog/spdlog.h"
 
 namespace dbgd::server {
@@ -196,6 +197,10 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   if (!endpoint.ok()) return endpoint.status();
   absl::StatusOr<DiscoverySettings> discovery = ResolveDiscovery(options);
   if (!discovery.ok()) return discovery.status();
+  if (!options.metrics_listen.empty()) {
+    absl::Status valid = CheckMetricsListen(options.metrics_listen);
+    if (!valid.ok()) return valid;
+  }
   if (!endpoint->unix_path.empty()) {
     absl::Status prepared = PrepareUnixSocketPath(endpoint->unix_path);
     if (!prepared.ok()) return prepared;
@@ -214,18 +219,22 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
     daemon->registry_state_ = daemon->registry_->State();
   }
   daemon->endpoint_ = *std::move(endpoint);
+  if (!options.metrics_listen.empty()) {
+    daemon->metrics_ = std::make_unique<Metrics>();
+  }
   daemon->loop_ = std::make_unique<EventLoop>(options.io_threads);
   daemon->events_ = std::make_unique<EventBus>();
   daemon->sessions_ = std::make_unique<SessionManager>(
       daemon->loop_->context(), *daemon->events_);
   ServerManagerOptions server_options = options.servers;
   server_options.advertise_host = discovery->advertise_host;
+  server_options.metrics = daemon->metrics_.get();
   daemon->servers_ = std::make_unique<ServerManager>(
       daemon->loop_->context(), *daemon->sessions_, *daemon->events_,
       server_options);
   daemon->control_service_ = std::make_unique<ControlService>(
       daemon->endpoint_.token, *daemon->sessions_, *daemon->servers_,
-      *daemon->events_);
+      *daemon->events_, daemon->metrics_.get());
   daemon->discovery_service_ =
       std::make_unique<DiscoveryService>(*daemon->registry_);
 
@@ -237,6 +246,10 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
                            daemon->endpoint_.credentials, &bound_port);
   builder.RegisterService(daemon->control_service_.get());
   builder.RegisterService(daemon->discovery_service_.get());
+  if (daemon->metrics_ != nullptr) {
+    builder.experimental().SetInterceptorCreators(
+        RpcMetricsInterceptors(*daemon->metrics_));
+  }
   // The socket file is created by gRPC; until the chmod below it must not
   // be reachable by others even for an instant.
   const mode_t old_umask = ::umask(077);
@@ -268,6 +281,15 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
       return listening;
     }
   }
+  if (daemon->metrics_ != nullptr) {
+    absl::Status serving = daemon->metrics_->Serve(
+        options.metrics_listen, [self] { return self->MetricsSnapshot(); });
+    if (!serving.ok()) {
+      daemon->Shutdown(absl::ZeroDuration());
+      return serving;
+    }
+    spdlog::info("metrics on http://{}/metrics", daemon->metrics_->address());
+  }
   std::string daemon_address = discovery->advertise_address;
   if (daemon_address.empty() && !daemon->discovery_address_.empty()) {
     daemon_address = absl::StrCat(
@@ -279,7 +301,8 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
       daemon->loop_->context(), *daemon->registry_, *daemon->events_,
       *daemon->sessions_,
       RegistrarOptions{.advertise_host = discovery->advertise_host,
-                       .daemon_address = daemon_address});
+                       .daemon_address = daemon_address,
+                       .metrics = daemon->metrics_.get()});
   {
     MutexLock lock(&daemon->health_mu_);
     daemon->serving_ = true;
@@ -354,6 +377,10 @@ absl::Status Daemon::ListenForDiscovery(
   int bound_port = 0;
   builder.AddListeningPort(address, std::move(credentials), &bound_port);
   builder.RegisterService(discovery_listen_service_.get());
+  if (metrics_ != nullptr) {
+    builder.experimental().SetInterceptorCreators(
+        RpcMetricsInterceptors(*metrics_));
+  }
   discovery_server_ = builder.BuildAndStart();
   if (discovery_server_ == nullptr || bound_port == 0) {
     discovery_server_.reset();
@@ -364,6 +391,20 @@ absl::Status Daemon::ListenForDiscovery(
   discovery_address_ = absl::StrCat(address.substr(0, address.rfind(':')),
                                     ":", bound_port);
   return absl::OkStatus();
+}
+
+Metrics::Snapshot Daemon::MetricsSnapshot() const {
+  Metrics::Snapshot snapshot;
+  for (const auto& session : sessions_->List()) {
+    snapshot.sessions.push_back(session->Describe());
+  }
+  snapshot.servers = servers_->List("");
+  const discovery::RegistryState registry = registry_->State();
+  snapshot.registry_up = registry.registered;
+  snapshot.registry = registry_->Stats();
+  snapshot.auth_lockouts = servers_->throttle().lockouts();
+  snapshot.auth_locked_sources = servers_->throttle().locked_sources();
+  return snapshot;
 }
 
 void Daemon::OnRegistryState(const discovery::RegistryState& state) {
@@ -390,6 +431,8 @@ void Daemon::ApplyHealth() {
 }
 
 void Daemon::Shutdown(absl::Duration grace) {
+  // First: scrapes read the managers torn down below.
+  if (metrics_ != nullptr) metrics_->StopServing();
   {
     MutexLock lock(&health_mu_);
     serving_ = false;

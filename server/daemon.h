@@ -21,6 +21,7 @@
 #include "server/control_service.h"
 #include "server/discovery_service.h"
 #include "server/event_bus.h"
+#include "server/metrics.h"
 #include "server/registrar.h"
 #include "server/server_manager.h"
 #include "server/session_manager.h"
@@ -58,6 +59,8 @@ struct DaemonOptions {
   ServerManagerOptions servers;  // servers.advertise_host: default host name
   DiscoveryOptions discovery;
   int io_threads = 2;  // threads running the event loop
+  // HOST:PORT serving Prometheus metrics at /metrics; empty: off.
+  std::string metrics_listen;
 };
 
 // The health-check service name that reports whether this daemon's servers
@@ -100,6 +103,11 @@ class Daemon {
   // The Discovery service's own address (`--discovery_listen`, with the
   // port actually bound), or empty.
   const std::string& discovery_address() const { return discovery_address_; }
+  // Where /metrics is served (`--metrics_listen`, with the port actually
+  // bound), or empty.
+  std::string metrics_address() const {
+    return metrics_ != nullptr ? metrics_->address() : "";
+  }
 
  private:
   Daemon() = default;
@@ -109,6 +117,8 @@ class Daemon {
   absl::Status ListenForDiscovery(
       const std::string& address,
       std::shared_ptr<grpc::ServerCredentials> credentials);
+  // MetricsSnapshot reads the state the metrics' gauges show.
+  Metrics::Snapshot MetricsSnapshot() const;
   // OnRegistryState reports the registry's state through health.
   void OnRegistryState(const discovery::RegistryState& state);
   void ApplyHealth() ABSL_EXCLUSIVE_LOCKS_REQUIRED(health_mu_);
@@ -117,6 +127,7 @@ class Daemon {
   // what they use: the registry outlives the registrar and the service.
   ControlEndpoint endpoint_;
   std::unique_ptr<discovery::Registry> registry_;
+  std::unique_ptr<Metrics> metrics_;  // with --metrics_listen only
   std::unique_ptr<EventLoop> loop_;
   std::unique_ptr<EventBus> events_;
   std::unique_ptr<SessionManager> sessions_;

@@ -99,9 +99,13 @@ void DebugServer::Admit(std::unique_ptr<transports::Stream> stream) {
   // A client certificate the transport verified (mTLS) says who the client
   // is better than the identity it claims.
   const std::string certified = stream->verified_identity();
-  auto frames = protocol::FrameConnection::Create(
-      std::move(stream),
-      context_.transports->MakeCodec(spec_.transport, endpoint_));
+  std::unique_ptr<protocol::FrameCodec> codec =
+      context_.transports->MakeCodec(spec_.transport, endpoint_);
+  if (context_.metrics != nullptr) {
+    codec = context_.metrics->Meter(transport(), std::move(codec));
+  }
+  auto frames =
+      protocol::FrameConnection::Create(std::move(stream), std::move(codec));
   protocol::ServerHandshakeOptions options;
   options.session = session_->Describe().display_name();
   options.server_name = name();
@@ -116,6 +120,9 @@ void DebugServer::Admit(std::unique_ptr<transports::Stream> stream) {
           // Never the password; the status says what went wrong.
           spdlog::info("{}: client {} refused: {}", self->name(), peer,
                        info.status());
+          if (Metrics* metrics = self->context_.metrics; metrics != nullptr) {
+            metrics->HandshakeFailed(self->transport(), info.status());
+          }
           if (self->redialer_ != nullptr) {
             asio::post(self->strand_, [self, why = std::string(
                                                  info.status().message())] {
@@ -155,6 +162,9 @@ void DebugServer::Attach(std::shared_ptr<protocol::FrameConnection> frames,
     }
   }
   link->Start();  // in the map first: Forget must find it
+  if (context_.metrics != nullptr) {
+    context_.metrics->ClientConnected(transport());
+  }
   spdlog::info("{}: {} connected from {} as clients/{}", name(), identity,
                frames->peer(), id);
   v1::Client client;
@@ -176,6 +186,9 @@ void DebugServer::Forget(uint64_t client_id, const std::string& reason) {
   }
   spdlog::info("{}: clients/{} ({}) disconnected: {}", name(), client_id,
                link->identity(), reason);
+  if (context_.metrics != nullptr && link->dropped()) {
+    context_.metrics->SlowClientDropped(transport());
+  }
   v1::Client client;
   client.set_name(absl::StrCat("clients/", client_id));
   client.set_identity(link->identity());

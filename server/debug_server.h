@@ -20,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -33,6 +34,7 @@
 #include "protocol/frame_connection.h"
 #include "server/client_link.h"
 #include "server/port_map.h"
+#include "server/metrics.h"
 #include "server/redialer.h"
 #include "session/session.h"
 #include "transports/factory.h"
@@ -54,6 +56,7 @@ struct DebugServerContext {
   // Server state changes, client joins and leaves, for WatchEvents and the
   // manager's bookkeeping. Called without the server's lock held.
   std::function<void(v1::Event)> on_event;
+  Metrics* metrics = nullptr;  // nullptr: not counted
 };
 
 class DebugServer : public std::enable_shared_from_this<DebugServer> {
@@ -85,6 +88,10 @@ class DebugServer : public std::enable_shared_from_this<DebugServer> {
                       "disconnected by the server's operator");
 
   int id() const { return id_; }
+  // transport: the lower-case scheme, "tcp".
+  std::string_view transport() const {
+    return transports::TransportName(spec_.transport);
+  }
   std::string name() const { return absl::StrCat("servers/", id_); }
   const std::string& session_name() const { return session_name_; }
   bool ended() const;

@@ -66,8 +66,9 @@ absl::Span<const FlagGroup> DaemonFlagGroups() {
            "auth_failure_window",
            "auth_lockout",
        }},
-      {"Logging",
+      {"Operating: metrics and logs",
        {
+           "metrics_listen",
            "log_format",
            "log_level",
        }},

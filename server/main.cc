@@ -124,6 +124,10 @@ ABSL_FLAG(absl::Duration, auth_failure_window, absl::Minutes(5),
           "See --auth_max_failures.");
 ABSL_FLAG(absl::Duration, auth_lockout, absl::Seconds(60),
           "See --auth_max_failures.");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "Serve Prometheus metrics at http://HOST:PORT/metrics (HOST an IPv4 "
+          "address or name; 0.0.0.0 for every interface; port 0 for any). "
+          "Plaintext and unauthenticated. Off by default.");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(3),
           "On SIGTERM/SIGINT, how long running calls may take before they "
           "are cancelled.");
@@ -277,6 +281,7 @@ int main(int argc, char** argv) {
   options.servers.throttle.max_failures = absl::GetFlag(FLAGS_auth_max_failures);
   options.servers.throttle.window = absl::GetFlag(FLAGS_auth_failure_window);
   options.servers.throttle.lockout = absl::GetFlag(FLAGS_auth_lockout);
+  options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
 
   absl::StatusOr<std::unique_ptr<dbgd::server::Daemon>> daemon =
       dbgd::server::Daemon::Start(options);

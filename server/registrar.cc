@@ -76,6 +76,7 @@ void Registrar::Handle(const v1::Event& event) {
       !status.ok()) {
     spdlog::warn("registry: cannot register {}: {}", server.name(),
                  status.message());
+    if (options_.metrics != nullptr) options_.metrics->RegistryRefused();
   }
 }
 

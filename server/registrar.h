@@ -19,6 +19,7 @@
 #include "dbgd/v1/discovery.pb.h"
 #include "discovery/registry.h"
 #include "server/event_bus.h"
+#include "server/metrics.h"
 #include "server/session_manager.h"
 
 namespace dbgd::server {
@@ -26,6 +27,7 @@ namespace dbgd::server {
 struct RegistrarOptions {
   std::string advertise_host;   // the `host` of every entry
   std::string daemon_address;   // the `daemon` of every entry
+  Metrics* metrics = nullptr;   // counts refused entries; may be nullptr
 };
 
 class Registrar {

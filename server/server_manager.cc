@@ -47,6 +47,7 @@ ServerManager::ServerManager(asio::io_context& io, SessionManager& sessions,
   context_.advertise_ports = options.advertise_ports;
   context_.next_client_id = [this] { return next_client_id_++; };
   context_.on_event = [this](v1::Event event) { events_.Publish(event); };
+  context_.metrics = options.metrics;
   // A session's servers end with it. Subscribers may not call back into
   // the bus, and ending a server publishes: do it on the loop.
   subscription_ = events_.Subscribe([this](const v1::Event& event) {

@@ -20,6 +20,7 @@
 #include "protocol/auth_throttle.h"
 #include "server/debug_server.h"
 #include "server/event_bus.h"
+#include "server/metrics.h"
 #include "server/session_manager.h"
 #include "transports/factory.h"
 
@@ -30,6 +31,7 @@ struct ServerManagerOptions {
   PortMap advertise_ports;     // listening port → the port clients use
   protocol::AuthThrottleOptions throttle;
   transports::TransportOptions transports;
+  Metrics* metrics = nullptr;  // nullptr: not counted; else outlives us
 };
 
 class ServerManager {
@@ -66,6 +68,9 @@ class ServerManager {
 
   // Shutdown ends every server and disconnects its clients.
   void Shutdown();
+
+  // throttle: the password throttle every server shares (for metrics).
+  const protocol::AuthThrottle& throttle() const { return throttle_; }
 
  private:
   absl::StatusOr<std::shared_ptr<DebugServer>> Find(const std::string& name);

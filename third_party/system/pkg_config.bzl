@@ -31,7 +31,8 @@ _LIBRARIES = {
     "grpcpp": (["grpc++"], ["-lgrpc++_reflection"], "libgrpc++-dev"),
     "gtest": (["gtest"], [], "libgtest-dev"),
     "gtest_main": (["gtest_main"], [], "libgtest-dev"),
-    "prometheus": (["prometheus-cpp-pull", "prometheus-cpp-core"], [], "prometheus-cpp-dev"),
+    # The Exposer takes civetweb's CivetCallbacks, defined in its C++ library.
+    "prometheus": (["prometheus-cpp-pull", "prometheus-cpp-core"], ["-lcivetweb-cpp"], "prometheus-cpp-dev"),
     "protobuf": (["protobuf"], [], "libprotobuf-dev"),
     "spdlog": (["spdlog"], [], "libspdlog-dev"),
     "ssl": (["libssl", "libcrypto"], [], "libssl-dev"),
