@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "dbgd/v1/control.grpc.pb.h"
 #include "server/event_bus.h"
+#include "server/page_token.h"
 #include "server/server_manager.h"
 #include "server/session_manager.h"
 
@@ -22,8 +23,10 @@ class ControlService final : public v1::Control::CallbackService {
  public:
   // `token`: bearer token every call must carry; empty = none required.
   // `sessions`, `servers` and `events` must outlive the service.
+  // `page_limits`: page sizes of the List methods (server/page_token.h).
   ControlService(std::string token, SessionManager& sessions,
-                 ServerManager& servers, EventBus& events);
+                 ServerManager& servers, EventBus& events,
+                 PageLimits page_limits = {});
 
   grpc::ServerUnaryReactor* CreateSession(
       grpc::CallbackServerContext* context,
@@ -85,6 +88,7 @@ class ControlService final : public v1::Control::CallbackService {
   SessionManager& sessions_;
   ServerManager& servers_;
   EventBus& events_;
+  const PageLimits page_limits_;
 };
 
 }  // namespace dbgd::server

@@ -78,6 +78,12 @@ ABSL_FLAG(std::string, discovery_listen, "",
           "Also serve the read-only Discovery service, plaintext, on "
           "HOST[:PORT] (default port 7701), for other hosts' `dbgremote -QR`. "
           "Off by default.");
+// Pagination (AIP-158) of SearchServers, ListSessions, ListServers and
+// ListClients.
+ABSL_FLAG(int32_t, max_page_size, dbgd::server::kMaxPageSize,
+          "The most items one page of a List or Search call holds (a larger "
+          "page_size is clamped to it); the default page size is "
+          "min(100, this).");
 ABSL_FLAG(absl::Duration, auth_failure_delay, absl::Seconds(1),
           "After a wrong debugging-server password, how long before the "
           "client is told.");
@@ -190,6 +196,10 @@ int main(int argc, char** argv) {
   options.discovery.registry_ttl = absl::GetFlag(FLAGS_registry_ttl);
   options.discovery.listen = absl::GetFlag(FLAGS_discovery_listen);
   options.discovery.advertise_address = absl::GetFlag(FLAGS_advertise_address);
+  options.pages.max_size = absl::GetFlag(FLAGS_max_page_size);
+  if (options.pages.max_size < 1) {
+    return Fail(absl::InvalidArgumentError("max_page_size: must be at least 1"));
+  }
   options.servers.throttle.failure_delay = absl::GetFlag(FLAGS_auth_failure_delay);
   options.servers.throttle.max_failures = absl::GetFlag(FLAGS_auth_max_failures);
   options.servers.throttle.window = absl::GetFlag(FLAGS_auth_failure_window);
