@@ -96,6 +96,8 @@ check(max(sizes) < DEFAULT_LIMIT, "largest response %d bytes" % max(sizes))
 check(sum(sizes) > DEFAULT_LIMIT,
       "the whole listing (%d bytes) is over 4 MiB" % sum(sizes))
 
+largest = max(sizes)
+
 # Larger pages are clamped to the maximum, 1000.
 sizes.clear()
 big = search(discovery_pb2.SearchServersRequest(page_size=5000), timeout=30)
@@ -119,6 +121,7 @@ expect_invalid(
                                        page_token=first.next_page_token),
     "page_token", "a token of another query")
 
-print("%d servers in %d pages, largest response %d bytes; %d failures" %
-      (returned, pages, max(sizes), len(failures)), flush=True)
+print("%d servers in %d pages of 100 (largest %d bytes), a page of 1000 is "
+      "%d bytes; %d failures" % (returned, pages, largest, max(sizes),
+                                 len(failures)), flush=True)
 sys.exit(1 if failures else 0)
