@@ -27,6 +27,7 @@
 #include "client/identity.h"
 #include "common/command_line.h"
 #include "common/flag_help.h"
+#include "client/pager.h"
 #include "common/paths.h"
 #include "common/version.h"
 #include "dbgd/v1/control.grpc.pb.h"
@@ -162,9 +163,13 @@ int Health(const Context& c) {
 
 int Sessions(const Context& c) {
   auto stub = v1::Control::NewStub(c.channel.channel());
-  v1::ListSessionsResponse response;
-  grpc::Status status = stub->ListSessions(c.channel.NewContext(c.timeout).get(),
-                                           v1::ListSessionsRequest(), &response);
+  v1::ListSessionsResponse response;  // every page
+  grpc::Status status = dbgd::client::FetchAllPages(
+      v1::ListSessionsRequest(),
+      [&](const v1::ListSessionsRequest& request, v1::ListSessionsResponse* page) {
+        return stub->ListSessions(c.channel.NewContext(c.timeout).get(), request, page);
+      },
+      &response);
   if (!status.ok()) return RpcError(status);
   if (c.json) {
     PrintJson(response);
@@ -326,9 +331,14 @@ int Servers(const Context& c) {
   auto stub = v1::Control::NewStub(c.channel.channel());
   v1::ListServersRequest request;
   request.set_session(absl::GetFlag(FLAGS_session));
-  v1::ListServersResponse response;
-  grpc::Status status = stub->ListServers(c.channel.NewContext(c.timeout).get(),
-                                          request, &response);
+  v1::ListServersResponse response;  // every page
+  grpc::Status status = dbgd::client::FetchAllPages(
+      request,
+      [&](const v1::ListServersRequest& page_request, v1::ListServersResponse* page) {
+        return stub->ListServers(c.channel.NewContext(c.timeout).get(), page_request,
+                                 page);
+      },
+      &response);
   if (!status.ok()) return RpcError(status);
   if (c.json) {
     PrintJson(response);
@@ -401,9 +411,14 @@ int Clients(const Context& c) {
   if (!absl::GetFlag(FLAGS_session).empty()) {
     request.set_session(absl::GetFlag(FLAGS_session));
   }
-  v1::ListClientsResponse response;
-  grpc::Status status = stub->ListClients(c.channel.NewContext(c.timeout).get(),
-                                          request, &response);
+  v1::ListClientsResponse response;  // every page
+  grpc::Status status = dbgd::client::FetchAllPages(
+      request,
+      [&](const v1::ListClientsRequest& page_request, v1::ListClientsResponse* page) {
+        return stub->ListClients(c.channel.NewContext(c.timeout).get(), page_request,
+                                 page);
+      },
+      &response);
   if (!status.ok()) return RpcError(status);
   if (c.json) {
     PrintJson(response);
@@ -480,9 +495,9 @@ int Search(const Context& c) {
   auto stub = v1::Discovery::NewStub(c.channel.channel());
   v1::SearchServersRequest request;
   if (!c.args.empty()) request.set_host(c.args[0]);
-  v1::SearchServersResponse response;
-  grpc::Status status = stub->SearchServers(
-      c.channel.NewContext(c.timeout).get(), request, &response);
+  v1::SearchServersResponse response;  // every page
+  grpc::Status status = dbgd::client::SearchAllPages(
+      *stub, request, [&c] { return c.channel.NewContext(c.timeout); }, &response);
   if (!status.ok()) return RpcError(status);
   if (c.json) {
     PrintJson(response);

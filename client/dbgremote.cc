@@ -198,16 +198,23 @@ int Search(const std::vector<std::string>& positional, const QueryArgument& quer
     return UsageError(std::string(credentials.status().message()));
   }
   grpc::ChannelArguments arguments;
-  arguments.SetMaxReceiveMessageSize(-1);  // every host can be megabytes
+  // Pages are small, but a daemon from before paging answers in one.
+  arguments.SetMaxReceiveMessageSize(-1);
   auto stub = dbgd::v1::Discovery::NewStub(grpc::CreateCustomChannel(
       target->address, *credentials, arguments));
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(
-      absl::Now() + absl::GetFlag(FLAGS_search_timeout)));
+  // --search_timeout bounds the whole search, every page of it.
+  const absl::Time deadline = absl::Now() + absl::GetFlag(FLAGS_search_timeout);
   dbgd::v1::SearchServersRequest request;
   request.set_host(target->host);
   dbgd::v1::SearchServersResponse response;
-  const grpc::Status status = stub->SearchServers(&context, request, &response);
+  const grpc::Status status = dbgd::client::SearchAllPages(
+      *stub, request,
+      [deadline] {
+        auto context = std::make_unique<grpc::ClientContext>();
+        context->set_deadline(absl::ToChronoTime(deadline));
+        return context;
+      },
+      &response);
   if (!status.ok()) {
     return Exit({SearchExitCode(status.error_code()),
                  absl::StrCat("-QR: searching at ", target->address, ": ",

@@ -1,12 +1,15 @@
 #include "client/discovery_listing.h"
 
+#include <algorithm>
 #include <map>
+#include <set>
 #include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "client/pager.h"
 #include "common/paths.h"
 
 namespace dbgd::client {
@@ -54,6 +57,28 @@ absl::StatusOr<DiscoveryTarget> ResolveDiscoveryTarget(
   return target;
 }
 
+grpc::Status SearchAllPages(
+    v1::Discovery::StubInterface& stub, const v1::SearchServersRequest& request,
+    absl::FunctionRef<std::unique_ptr<grpc::ClientContext>()> new_context,
+    v1::SearchServersResponse* all) {
+  const grpc::Status status = FetchAllPages(
+      request,
+      [&](const v1::SearchServersRequest& page_request,
+          v1::SearchServersResponse* page) {
+        return stub.SearchServers(new_context().get(), page_request, page);
+      },
+      all);
+  // Each page names its own hosts; a host split across pages comes twice.
+  std::set<std::string> seen;
+  auto* hosts = all->mutable_hosts();
+  hosts->erase(std::remove_if(hosts->begin(), hosts->end(),
+                              [&seen](const std::string& host) {
+                                return !seen.insert(host).second;
+                              }),
+               hosts->end());
+  return status;
+}
+
 std::string FormatServerListing(const v1::SearchServersResponse& response,
                                 const std::string& asked_host) {
   std::map<std::string, std::vector<const v1::DiscoveredServer*>> by_host;
@@ -63,7 +88,12 @@ std::string FormatServerListing(const v1::SearchServersResponse& response,
     by_host[Normalized(server.host())].push_back(&server);
   }
   std::string out;
-  for (const auto& [host, servers] : by_host) {
+  for (auto& [host, servers] : by_host) {
+    std::stable_sort(servers.begin(), servers.end(),
+                     [](const v1::DiscoveredServer* a,
+                        const v1::DiscoveredServer* b) {
+                       return a->endpoint() < b->endpoint();
+                     });
     absl::StrAppend(&out, "Servers on \\\\", host, ":\n");
     for (const v1::DiscoveredServer* server : servers) {
       absl::StrAppend(&out, server->kind(), " - ", server->endpoint(), "\n");

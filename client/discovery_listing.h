@@ -4,10 +4,13 @@
 #ifndef DBGD_CLIENT_DISCOVERY_LISTING_H_
 #define DBGD_CLIENT_DISCOVERY_LISTING_H_
 
+#include <memory>
 #include <string>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
-#include "dbgd/v1/discovery.pb.h"
+#include "dbgd/v1/discovery.grpc.pb.h"
+#include "grpcpp/client_context.h"
 
 namespace dbgd::client {
 
@@ -25,7 +28,16 @@ struct DiscoveryTarget {
 absl::StatusOr<DiscoveryTarget> ResolveDiscoveryTarget(
     const std::string& host, const std::string& discovery);
 
-// FormatServerListing prints WinDbg's listing, one block per host:
+// SearchAllPages runs `request` and follows its pages (client/pager.h),
+// each call with a context from `new_context`, into `all`: every page's
+// servers, their hosts once each, no next_page_token.
+grpc::Status SearchAllPages(
+    v1::Discovery::StubInterface& stub, const v1::SearchServersRequest& request,
+    absl::FunctionRef<std::unique_ptr<grpc::ClientContext>()> new_context,
+    v1::SearchServersResponse* all);
+
+// FormatServerListing prints WinDbg's listing, one block per host, hosts
+// and each host's servers sorted (by name, by endpoint):
 //
 //   Servers on \\box17:
 //   Debugger Server - tcp:Port=53:60,Password=*

@@ -40,20 +40,47 @@ absl::Status EmbeddedRegistry::Unregister(const std::string& key) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<EntryPtr>> EmbeddedRegistry::Search(
-    const std::string& host) {
-  std::vector<EntryPtr> found;
-  MutexLock lock(&mu_);
-  auto collect = [&found](const std::map<std::string, EntryPtr>& entries) {
-    for (const auto& [sort_key, server] : entries) found.push_back(server);
-  };
-  if (host.empty()) {
-    found.reserve(by_key_.size());
-    for (const auto& [name, entries] : by_host_) collect(entries);
-  } else if (auto it = by_host_.find(NormalizeHost(host)); it != by_host_.end()) {
-    collect(it->second);
+absl::StatusOr<SearchResult> EmbeddedRegistry::SearchPage(
+    const SearchQuery& query) {
+  const std::string host = NormalizeHost(query.host);
+  // A cursor is "<host>\n<sort key>": host names hold no '\n'.
+  const bool resume = !query.after.empty();
+  std::string cursor_host;
+  std::string cursor_sort_key;
+  if (resume) {
+    const size_t newline = query.after.find('\n');
+    cursor_host = query.after.substr(0, newline);
+    if (newline != std::string::npos) {
+      cursor_sort_key = query.after.substr(newline + 1);
+    }
+    if (!host.empty() && cursor_host > host) return SearchResult{};
   }
-  return found;
+  const std::string& first_host =
+      resume && cursor_host > host ? cursor_host : host;
+
+  SearchResult result;
+  PageFill fill(query);
+  MutexLock lock(&mu_);
+  if (query.limit == 0) result.entries.reserve(by_key_.size());
+  const std::string* last_host = nullptr;
+  const std::string* last_sort_key = nullptr;
+  for (auto it = by_host_.lower_bound(first_host);
+       it != by_host_.end() && (host.empty() || it->first == host); ++it) {
+    const auto& entries = it->second;
+    auto entry = resume && it->first == cursor_host
+                     ? entries.upper_bound(cursor_sort_key)
+                     : entries.begin();
+    for (; entry != entries.end(); ++entry) {
+      if (fill.Full(result.entries)) {
+        result.next = absl::StrCat(*last_host, "\n", *last_sort_key);
+        return result;
+      }
+      fill.Add(entry->second, result.entries);
+      last_host = &it->first;
+      last_sort_key = &entry->first;
+    }
+  }
+  return result;
 }
 
 }  // namespace dbgd::discovery

@@ -1,4 +1,9 @@
 // EmbeddedRegistry: the default registry, in process, for one host.
+//
+// Cursor order: host, then endpoint, then the daemon's key; a page costs
+// O(log n + page).
+//
+// Thread-safety: safe to call from any thread (one mutex).
 
 #ifndef DBGD_DISCOVERY_EMBEDDED_REGISTRY_H_
 #define DBGD_DISCOVERY_EMBEDDED_REGISTRY_H_
@@ -18,8 +23,7 @@ class EmbeddedRegistry final : public Registry {
   absl::Status Register(const std::string& key,
                         const v1::DiscoveredServer& server) override;
   absl::Status Unregister(const std::string& key) override;
-  absl::StatusOr<std::vector<EntryPtr>> Search(
-      const std::string& host) override;
+  absl::StatusOr<SearchResult> SearchPage(const SearchQuery& query) override;
   std::string Describe() const override { return "embedded"; }
 
  private:

@@ -329,13 +329,25 @@ absl::Status EtcdRegistry::Unregister(const std::string& key) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<EntryPtr>> EtcdRegistry::Search(
-    const std::string& host) {
+absl::StatusOr<SearchResult> EtcdRegistry::SearchPage(
+    const SearchQuery& query) {
   std::string from = options_.prefix;
-  if (!host.empty()) absl::StrAppend(&from, Escape(NormalizeHost(host)), "/");
+  if (!query.host.empty()) {
+    absl::StrAppend(&from, Escape(NormalizeHost(query.host)), "/");
+  }
+  const std::string end = PrefixEnd(from);
+  // A cursor is an etcd key without the prefix: the page starts just after
+  // it, but never outside the host asked for.
+  std::string start = from;
+  if (!query.after.empty()) {
+    start = std::max(start, absl::StrCat(options_.prefix, query.after,
+                                         absl::string_view("\0", 1)));
+    if (start >= end) return SearchResult{};
+  }
   etcdserverpb::RangeRequest request;
-  request.set_key(from);
-  request.set_range_end(PrefixEnd(from));
+  request.set_key(start);
+  request.set_range_end(end);
+  request.set_limit(static_cast<int64_t>(query.limit));
   etcdserverpb::RangeResponse response;
   absl::Status status =
       Unary("Range", options_.call_timeout, /*worker=*/false,
@@ -345,41 +357,32 @@ absl::StatusOr<std::vector<EntryPtr>> EtcdRegistry::Search(
             });
   if (!status.ok()) return status;
 
-  // etcd returns key order; the order promised is (host, endpoint), which
-  // differs only where a host or endpoint is a prefix of another followed
-  // by a byte below '/' ("web" and "web.lan"), or has escapes.
-  struct Found {
-    absl::string_view endpoint;
-    EntryPtr entry;
-  };
-  std::vector<Found> found;
-  found.reserve(response.kvs_size());
-  std::deque<std::string> unescaped;  // endpoints that had escapes
+  // Key order is the cursor order: a host's keys share "<host>/".
+  SearchResult result;
+  result.entries.reserve(response.kvs_size());
+  PageFill fill(query);
+  absl::string_view last;  // the key of the last entry taken
   for (etcdserverpb::KeyValue& kv : *response.mutable_kvs()) {
     absl::string_view rest = kv.key();
     if (!absl::ConsumePrefix(&rest, options_.prefix)) continue;
     std::vector<absl::string_view> parts =
         absl::StrSplit(rest, absl::MaxSplits('/', 2));
     if (parts.size() < 3) continue;  // not an entry
-    absl::string_view endpoint = parts[1];
-    if (absl::StrContains(endpoint, '%')) {
-      endpoint = unescaped.emplace_back(Unescape(endpoint));
+    if (fill.Full(result.entries)) {
+      result.next = std::string(last);
+      return result;
     }
-    found.push_back(Found{
-        endpoint,
-        Entry::FromWire(Unescape(parts[0]), std::move(*kv.mutable_value()))});
+    fill.Add(Entry::FromWire(Unescape(parts[0]), std::move(*kv.mutable_value())),
+             result.entries);
+    last = rest;
   }
-  auto before = [](const Found& a, const Found& b) {
-    const int host = a.entry->host().compare(b.entry->host());
-    return host != 0 ? host < 0 : a.endpoint < b.endpoint;
-  };
-  if (!std::is_sorted(found.begin(), found.end(), before)) {
-    std::stable_sort(found.begin(), found.end(), before);
+  // More keys than the limit: continue after the last one read (which may
+  // not be an entry).
+  if (response.more() && response.kvs_size() > 0) {
+    absl::string_view key = response.kvs(response.kvs_size() - 1).key();
+    if (absl::ConsumePrefix(&key, options_.prefix)) result.next = std::string(key);
   }
-  std::vector<EntryPtr> entries;
-  entries.reserve(found.size());
-  for (Found& one : found) entries.push_back(std::move(one.entry));
-  return entries;
+  return result;
 }
 
 RegistryState EtcdRegistry::State() const {

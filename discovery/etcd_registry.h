@@ -11,11 +11,14 @@
 //   <prefix><host>/<endpoint>/<instance>/<key>   value: Entry::wire()
 //
 // with `host` normalized and host, endpoint and instance %-escaped ('/' and
-// '%'), so a Range over "<prefix><host>/" is one host's entries, already
-// close to the order Search returns (host, then endpoint; Search fixes the
-// few places where the separator sorts differently). `instance` keeps two
-// daemons that advertise the same host apart, and a changed endpoint
-// changes the key: the old one is deleted.
+// '%'), so a Range over "<prefix><host>/" is one host's entries. The key
+// order is the cursor order of SearchPage: a page is one Range from just
+// after the cursor (the last key, minus the prefix) with the page's limit.
+// It differs from (host, endpoint) order where a name is a prefix of
+// another followed by a byte below '/' ("web.lan/" before "web/") and
+// where names have escapes. `instance` keeps two daemons that advertise
+// the same host apart, and a changed endpoint changes the key: the old one
+// is deleted.
 //
 // Register and Unregister only update this daemon's entries in memory and
 // wake a worker thread, which publishes them in batches (Txn), keeps the
@@ -109,10 +112,10 @@ class EtcdRegistry final : public Registry {
   absl::Status Register(const std::string& key,
                         const v1::DiscoveredServer& server) override;
   absl::Status Unregister(const std::string& key) override;
-  // Search reads etcd (one Range, within call_timeout per endpoint);
-  // UNAVAILABLE naming the endpoints and their errors if none answers.
-  absl::StatusOr<std::vector<EntryPtr>> Search(
-      const std::string& host) override;
+  // SearchPage reads etcd (one Range of at most query.limit keys, within
+  // call_timeout per endpoint); UNAVAILABLE naming the endpoints and their
+  // errors if none answers.
+  absl::StatusOr<SearchResult> SearchPage(const SearchQuery& query) override;
   RegistryState State() const override;
   RegistryStats Stats() const override;
   std::string Describe() const override { return describe_; }

@@ -226,11 +226,13 @@ TEST_F(EtcdRegistryTest, SearchIgnoresCaseAndBackslashes) {
   EXPECT_THAT(*found, IsEmpty());
 }
 
-TEST_F(EtcdRegistryTest, OrderedByHostThenEndpoint) {
+TEST_F(EtcdRegistryTest, OrderedByKeyWithEachHostTogether) {
   auto registry = StartRegistry(Options());
   ASSERT_NE(registry, nullptr);
-  // Chosen where etcd's key order differs: "web.lan/" sorts before "web/",
-  // "5000,Password" before "5000/", and '/' in an endpoint is escaped.
+  // Chosen where etcd's key order differs from (host, endpoint): "web.lan/"
+  // sorts before "web/", "5000,Password" before "5000/", and '/' and '%'
+  // in an endpoint are escaped. Pages continue in key order, so that is
+  // the order promised (listings for people sort).
   const std::vector<std::pair<std::string, std::string>> servers = {
       {"web.lan", "tcp:Port=1"},   {"web", "tcp:Port=5000,Password=*"},
       {"web", "tcp:Port=5000"},    {"alpha", "tcp:Port=9"},
@@ -245,9 +247,16 @@ TEST_F(EtcdRegistryTest, OrderedByHostThenEndpoint) {
                     .ok());
   }
   ASSERT_TRUE(registry->WaitSynced(kPatience));
-  std::vector<std::pair<std::string, std::string>> want = servers;
-  std::sort(want.begin(), want.end());
-  EXPECT_EQ(HostsAndEndpoints(SearchAll(*registry)), want);
+  EXPECT_THAT(HostsAndEndpoints(SearchAll(*registry)),
+              ElementsAre(std::pair("alpha", "tcp:Port=10"),
+                          std::pair("alpha", "tcp:Port=9"),
+                          std::pair("web-2", "tcp:Port=1"),
+                          std::pair("web.lan", "tcp:Port=1"),
+                          std::pair("web", "npipe:Pipe=a%20b"),
+                          std::pair("web", "npipe:Pipe=a/b"),
+                          std::pair("web", "tcp:Port=10"),
+                          std::pair("web", "tcp:Port=5000,Password=*"),
+                          std::pair("web", "tcp:Port=5000")));
 
   absl::StatusOr<std::vector<EntryPtr>> web = registry->Search("web");
   ASSERT_TRUE(web.ok());
@@ -255,8 +264,20 @@ TEST_F(EtcdRegistryTest, OrderedByHostThenEndpoint) {
               ElementsAre(std::pair("web", "npipe:Pipe=a%20b"),
                           std::pair("web", "npipe:Pipe=a/b"),
                           std::pair("web", "tcp:Port=10"),
-                          std::pair("web", "tcp:Port=5000"),
-                          std::pair("web", "tcp:Port=5000,Password=*")));
+                          std::pair("web", "tcp:Port=5000,Password=*"),
+                          std::pair("web", "tcp:Port=5000")));
+  // One entry a page walks the same order.
+  std::vector<EntryPtr> walked;
+  SearchQuery query{.host = "web", .limit = 1};
+  for (int i = 0; i < 10; ++i) {
+    absl::StatusOr<SearchResult> page = registry->SearchPage(query);
+    ASSERT_TRUE(page.ok()) << page.status();
+    ASSERT_THAT(page->entries, SizeIs(1));
+    walked.push_back(page->entries[0]);
+    if (page->next.empty()) break;
+    query.after = page->next;
+  }
+  EXPECT_EQ(HostsAndEndpoints(walked), HostsAndEndpoints(*web));
 }
 
 TEST_F(EtcdRegistryTest, ChangedEndpointReplacesTheOldKey) {
@@ -291,6 +312,95 @@ TEST_F(EtcdRegistryTest, ManyEntriesArePublishedInBatches) {
   absl::StatusOr<std::vector<EntryPtr>> one = registry->Search("host-3");
   ASSERT_TRUE(one.ok());
   EXPECT_THAT(*one, SizeIs(200));
+}
+
+// Pages follows `query` page by page and returns the entries of each.
+std::vector<std::vector<EntryPtr>> Pages(Registry& registry, SearchQuery query) {
+  std::vector<std::vector<EntryPtr>> pages;
+  for (int i = 0; i < 1000; ++i) {
+    absl::StatusOr<SearchResult> page = registry.SearchPage(query);
+    EXPECT_TRUE(page.ok()) << page.status();
+    if (!page.ok()) break;
+    pages.push_back(page->entries);
+    if (page->next.empty()) break;
+    query.after = page->next;
+  }
+  return pages;
+}
+
+TEST_F(EtcdRegistryTest, PagesAreRangesFromTheCursor) {
+  auto registry = StartRegistry(Options());
+  ASSERT_NE(registry, nullptr);
+  EXPECT_THAT(Pages(*registry, {.limit = 10}), ElementsAre(IsEmpty()))
+      << "an empty registry is one empty, last page";
+  for (int i = 0; i < 300; ++i) {
+    ASSERT_TRUE(registry
+                    ->Register(absl::StrCat("servers/", i),
+                               Server(absl::StrCat("host-", i % 3),
+                                      absl::StrCat("tcp:Port=", 10000 + i)))
+                    .ok());
+  }
+  ASSERT_TRUE(registry->WaitSynced(kPatience)) << registry->State().detail;
+  const std::vector<EntryPtr> all = SearchAll(*registry);
+  ASSERT_THAT(all, SizeIs(300));
+
+  // 300 = 3 × 100: the last full page is the last page.
+  const auto pages = Pages(*registry, {.limit = 100});
+  ASSERT_THAT(pages, SizeIs(3));
+  std::vector<EntryPtr> walked;
+  for (const auto& page : pages) {
+    EXPECT_THAT(page, SizeIs(100));
+    walked.insert(walked.end(), page.begin(), page.end());
+  }
+  EXPECT_EQ(HostsAndEndpoints(walked), HostsAndEndpoints(all));
+
+  const auto one_host = Pages(*registry, {.host = "HOST-1", .limit = 30});
+  ASSERT_THAT(one_host, SizeIs(4));  // 100 = 30 + 30 + 30 + 10
+  EXPECT_THAT(one_host[3], SizeIs(10));
+  for (const auto& page : one_host) {
+    for (const EntryPtr& entry : page) EXPECT_EQ(entry->host(), "host-1");
+  }
+
+  // A page is cut at max_bytes, but holds at least one entry.
+  EXPECT_THAT(Pages(*registry, {.host = "host-2", .limit = 1000, .max_bytes = 1}),
+              SizeIs(100));
+}
+
+TEST_F(EtcdRegistryTest, EntriesRemovedBetweenPagesAreNotReturned) {
+  auto registry = StartRegistry(Options());
+  ASSERT_NE(registry, nullptr);
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(registry
+                    ->Register(absl::StrCat("servers/", i),
+                               Server("h", absl::StrCat("tcp:Port=", 10 + i)))
+                    .ok());
+  }
+  ASSERT_TRUE(registry->WaitSynced(kPatience));
+  absl::StatusOr<SearchResult> first = registry->SearchPage({.limit = 4});
+  ASSERT_TRUE(first.ok());
+  ASSERT_THAT(first->entries, SizeIs(4));
+  ASSERT_FALSE(first->next.empty());
+  // The cursor's own entry and an unseen one go; one is added after it.
+  ASSERT_TRUE(registry->Unregister("servers/3").ok());
+  ASSERT_TRUE(registry->Unregister("servers/7").ok());
+  ASSERT_TRUE(registry->Register("servers/x", Server("h", "tcp:Port=99")).ok());
+  ASSERT_TRUE(registry->WaitSynced(kPatience));
+  std::vector<EntryPtr> rest;
+  for (const auto& page : Pages(*registry, {.after = first->next, .limit = 4})) {
+    rest.insert(rest.end(), page.begin(), page.end());
+  }
+  std::vector<std::string> endpoints;
+  for (const auto& [host, endpoint] : HostsAndEndpoints(rest)) {
+    endpoints.push_back(endpoint);
+  }
+  EXPECT_THAT(endpoints, ElementsAre("tcp:Port=14", "tcp:Port=15", "tcp:Port=16",
+                                     "tcp:Port=18", "tcp:Port=19", "tcp:Port=99"));
+  // A cursor outside the host asked for never leaves that host.
+  absl::StatusOr<SearchResult> other =
+      registry->SearchPage({.host = "g", .after = first->next});
+  ASSERT_TRUE(other.ok());
+  EXPECT_THAT(other->entries, IsEmpty());
+  EXPECT_TRUE(other->next.empty());
 }
 
 TEST_F(EtcdRegistryTest, TwoDaemonsSeeEachOther) {

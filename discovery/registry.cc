@@ -74,8 +74,18 @@ absl::Status CheckHostName(absl::string_view host, absl::string_view what) {
   return absl::OkStatus();
 }
 
-std::string EncodeSearchResponse(const std::vector<EntryPtr>& entries) {
-  size_t size = 0;
+absl::StatusOr<std::vector<EntryPtr>> Registry::Search(
+    const std::string& host) {
+  SearchQuery query;
+  query.host = host;
+  absl::StatusOr<SearchResult> found = SearchPage(query);
+  if (!found.ok()) return found.status();
+  return std::move(found->entries);
+}
+
+std::string EncodeSearchResponse(const std::vector<EntryPtr>& entries,
+                                 const std::string& next_page_token) {
+  size_t size = next_page_token.size() + 8;
   for (const EntryPtr& entry : entries) {
     size += entry->wire().size() + entry->host().size() + 12;
   }
@@ -91,6 +101,10 @@ std::string EncodeSearchResponse(const std::vector<EntryPtr>& entries) {
     last_host = &entry->host();
     AppendField(v1::SearchServersResponse::kHostsFieldNumber, entry->host(),
                 &out);
+  }
+  if (!next_page_token.empty()) {
+    AppendField(v1::SearchServersResponse::kNextPageTokenFieldNumber,
+                next_page_token, &out);
   }
   return out;
 }

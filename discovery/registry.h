@@ -21,6 +21,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -67,6 +68,43 @@ struct RegistryStats {
   uint64_t lease_renewals = 0;  // leases kept alive
 };
 
+// SearchQuery asks for one page of a search.
+struct SearchQuery {
+  std::string host;      // empty: every host
+  std::string after;     // a SearchResult::next; empty: from the start
+  size_t limit = 0;      // at most this many entries; 0: no limit
+  // Stop adding entries once their wire form adds up to this many bytes
+  // (a page holds at least one entry); 0: no limit.
+  size_t max_bytes = 0;
+};
+
+// SearchResult is one page of a search.
+struct SearchResult {
+  std::vector<EntryPtr> entries;
+  // The cursor to pass as SearchQuery::after for the next page: a key of
+  // the registry's own (opaque to callers), "" when this page is the last.
+  std::string next;
+};
+
+// PageFill tracks whether a page has room for another entry.
+class PageFill {
+ public:
+  explicit PageFill(const SearchQuery& query) : query_(query) {}
+  // Full: the page has room for no further entry.
+  bool Full(const std::vector<EntryPtr>& entries) const {
+    return (query_.limit != 0 && entries.size() >= query_.limit) ||
+           (query_.max_bytes != 0 && bytes_ >= query_.max_bytes);
+  }
+  void Add(EntryPtr entry, std::vector<EntryPtr>& entries) {
+    bytes_ += entry->wire().size();
+    entries.push_back(std::move(entry));
+  }
+
+ private:
+  const SearchQuery& query_;
+  size_t bytes_ = 0;
+};
+
 class Registry {
  public:
   virtual ~Registry() = default;
@@ -83,11 +121,21 @@ class Registry {
   // Unregister removes the entry `key`; unknown keys are not an error.
   virtual absl::Status Unregister(const std::string& key) = 0;
 
-  // Search returns the servers registered for `host` (case-insensitive,
-  // `\\` prefix ignored), or for every host when `host` is empty, ordered
-  // by host then endpoint. UNAVAILABLE when the store cannot be reached.
-  virtual absl::StatusOr<std::vector<EntryPtr>> Search(
-      const std::string& host) = 0;
+  // SearchPage returns one page of the servers registered for query.host
+  // (case-insensitive, `\\` prefix ignored), or for every host when it is
+  // empty: those after query.after, in the registry's cursor order, at most
+  // query.limit of them and stopping once they reach query.max_bytes. The
+  // cost is that of the page, not of the registry. The order is total and
+  // fixed (the same on every call and every daemon sharing a store), and
+  // each host's entries are adjacent in it; within a host it is by
+  // endpoint except where the store's key order says otherwise (etcd:
+  // "tcp:Port=5,…" before "tcp:Port=5"), so listings for people sort.
+  // UNAVAILABLE when the store cannot be reached.
+  virtual absl::StatusOr<SearchResult> SearchPage(const SearchQuery& query) = 0;
+
+  // Search returns every server registered for `host` (a SearchPage
+  // without limits), for callers in process.
+  absl::StatusOr<std::vector<EntryPtr>> Search(const std::string& host);
 
   // State tells whether this daemon's entries are published.
   virtual RegistryState State() const { return {}; }
@@ -109,9 +157,11 @@ std::string NormalizeHost(absl::string_view host);
 absl::Status CheckHostName(absl::string_view host, absl::string_view what);
 
 // EncodeSearchResponse serializes a v1::SearchServersResponse holding
-// `entries` and their distinct hosts, by concatenating the entries' wire
-// form. REQUIRES: each host's entries are adjacent, as Search returns them.
-std::string EncodeSearchResponse(const std::vector<EntryPtr>& entries);
+// `entries`, their distinct hosts and `next_page_token`, by concatenating
+// the entries' wire form. REQUIRES: each host's entries are adjacent, as
+// SearchPage returns them.
+std::string EncodeSearchResponse(const std::vector<EntryPtr>& entries,
+                                 const std::string& next_page_token = "");
 
 }  // namespace dbgd::discovery
 

@@ -9,6 +9,7 @@
 #include "common/mutex.h"
 #include "server/bearer_auth.h"
 #include "server/grpc_status.h"
+#include "server/page_token.h"
 #include "transports/spec.h"
 
 namespace dbgd::server {
@@ -98,12 +99,13 @@ class FinishedWriter final : public grpc::ServerWriteReactor<v1::Event> {
 
 ControlService::ControlService(std::string token, SessionManager& sessions,
                                ServerManager& servers, EventBus& events,
-                               Metrics* metrics)
+                               Metrics* metrics, PageLimits page_limits)
     : token_(std::move(token)),
       sessions_(sessions),
       servers_(servers),
       events_(events),
-      metrics_(metrics) {}
+      metrics_(metrics),
+      page_limits_(page_limits) {}
 
 v1::Session ControlService::Describe(const session::Session& session) const {
   v1::Session description = session.Describe();
@@ -145,13 +147,23 @@ grpc::ServerUnaryReactor* ControlService::GetSession(
 }
 
 grpc::ServerUnaryReactor* ControlService::ListSessions(
-    grpc::CallbackServerContext* context, const v1::ListSessionsRequest*,
+    grpc::CallbackServerContext* context, const v1::ListSessionsRequest* request,
     v1::ListSessionsResponse* response) {
   absl::Status auth = Authorize(*context);
   if (!auth.ok()) return FinishUnary(context, auth);
-  for (const auto& session : sessions_.List()) {
+  absl::StatusOr<PageRequest> page = ParsePageRequest(
+      request->page_size(), request->page_token(), "ListSessions", "",
+      page_limits_);
+  if (!page.ok()) return FinishUnary(context, page.status());
+  std::vector<std::shared_ptr<session::Session>> sessions = sessions_.List();
+  absl::StatusOr<std::string> next = TakePageById(
+      sessions, [](const auto& session) { return IdOf(session->id()); }, *page,
+      "ListSessions", "");
+  if (!next.ok()) return FinishUnary(context, next.status());
+  for (const auto& session : sessions) {
     *response->add_sessions() = Describe(*session);
   }
+  response->set_next_page_token(*std::move(next));
   return FinishUnary(context, absl::OkStatus());
 }
 
@@ -229,9 +241,23 @@ grpc::ServerUnaryReactor* ControlService::ListServers(
     v1::ListServersResponse* response) {
   absl::Status auth = Authorize(*context);
   if (!auth.ok()) return FinishUnary(context, auth);
-  for (v1::Server& server : servers_.List(request->session())) {
+  std::string filter = request->session();
+  if (!filter.empty() && !absl::StartsWith(filter, "sessions/")) {
+    filter = absl::StrCat("sessions/", filter);
+  }
+  absl::StatusOr<PageRequest> page = ParsePageRequest(
+      request->page_size(), request->page_token(), "ListServers", filter,
+      page_limits_);
+  if (!page.ok()) return FinishUnary(context, page.status());
+  std::vector<v1::Server> servers = servers_.List(request->session());
+  absl::StatusOr<std::string> next = TakePageById(
+      servers, [](const v1::Server& server) { return uint64_t(server.id()); },
+      *page, "ListServers", filter);
+  if (!next.ok()) return FinishUnary(context, next.status());
+  for (v1::Server& server : servers) {
     *response->add_servers() = std::move(server);
   }
+  response->set_next_page_token(*std::move(next));
   return FinishUnary(context, absl::OkStatus());
 }
 
@@ -261,11 +287,25 @@ grpc::ServerUnaryReactor* ControlService::ListClients(
     v1::ListClientsResponse* response) {
   absl::Status auth = Authorize(*context);
   if (!auth.ok()) return FinishUnary(context, auth);
-  absl::StatusOr<std::vector<v1::Client>> clients = servers_.ListClients(*request);
-  if (clients.ok()) {
-    for (v1::Client& client : *clients) *response->add_clients() = std::move(client);
+  std::string filter;
+  if (request->scope_case() == v1::ListClientsRequest::kSession) {
+    filter = absl::StrCat("session=", request->session());
+  } else if (request->scope_case() == v1::ListClientsRequest::kServer) {
+    filter = absl::StrCat("server=", request->server());
   }
-  return FinishUnary(context, clients.status());
+  absl::StatusOr<PageRequest> page = ParsePageRequest(
+      request->page_size(), request->page_token(), "ListClients", filter,
+      page_limits_);
+  if (!page.ok()) return FinishUnary(context, page.status());
+  absl::StatusOr<std::vector<v1::Client>> clients = servers_.ListClients(*request);
+  if (!clients.ok()) return FinishUnary(context, clients.status());
+  absl::StatusOr<std::string> next = TakePageById(
+      *clients, [](const v1::Client& client) { return IdOf(client.name()); },
+      *page, "ListClients", filter);
+  if (!next.ok()) return FinishUnary(context, next.status());
+  for (v1::Client& client : *clients) *response->add_clients() = std::move(client);
+  response->set_next_page_token(*std::move(next));
+  return FinishUnary(context, absl::OkStatus());
 }
 
 grpc::ServerUnaryReactor* ControlService::DisconnectClient(

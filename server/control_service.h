@@ -14,6 +14,7 @@
 #include "dbgd/v1/control.grpc.pb.h"
 #include "server/event_bus.h"
 #include "server/metrics.h"
+#include "server/page_token.h"
 #include "server/server_manager.h"
 #include "server/session_manager.h"
 
@@ -23,10 +24,11 @@ class ControlService final : public v1::Control::CallbackService {
  public:
   // `token`: bearer token every call must carry; empty = none required.
   // `sessions`, `servers`, `events` and `metrics` (nullable) must outlive
-  // the service.
+  // the service. `page_limits`: page sizes of the List methods
+  // (server/page_token.h).
   ControlService(std::string token, SessionManager& sessions,
                  ServerManager& servers, EventBus& events,
-                 Metrics* metrics = nullptr);
+                 Metrics* metrics = nullptr, PageLimits page_limits = {});
 
   grpc::ServerUnaryReactor* CreateSession(
       grpc::CallbackServerContext* context,
@@ -89,6 +91,7 @@ class ControlService final : public v1::Control::CallbackService {
   ServerManager& servers_;
   EventBus& events_;
   Metrics* const metrics_;
+  const PageLimits page_limits_;
 };
 
 }  // namespace dbgd::server

@@ -234,9 +234,10 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
       server_options);
   daemon->control_service_ = std::make_unique<ControlService>(
       daemon->endpoint_.token, *daemon->sessions_, *daemon->servers_,
-      *daemon->events_, daemon->metrics_.get());
+      *daemon->events_, daemon->metrics_.get(), options.pages);
   daemon->discovery_service_ =
-      std::make_unique<DiscoveryService>(*daemon->registry_);
+      std::make_unique<DiscoveryService>(*daemon->registry_, options.pages);
+  daemon->pages_ = options.pages;
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -372,7 +373,8 @@ absl::StatusOr<v1::Server> Daemon::CreateServer(const std::string& session,
 absl::Status Daemon::ListenForDiscovery(
     const std::string& address,
     std::shared_ptr<grpc::ServerCredentials> credentials) {
-  discovery_listen_service_ = std::make_unique<DiscoveryService>(*registry_);
+  discovery_listen_service_ =
+      std::make_unique<DiscoveryService>(*registry_, pages_);
   grpc::ServerBuilder builder;
   int bound_port = 0;
   builder.AddListeningPort(address, std::move(credentials), &bound_port);

@@ -61,6 +61,7 @@ struct DaemonOptions {
   int io_threads = 2;  // threads running the event loop
   // HOST:PORT serving Prometheus metrics at /metrics; empty: off.
   std::string metrics_listen;
+  PageLimits pages;    // the List and Search methods' page sizes
 };
 
 // The health-check service name that reports whether this daemon's servers
@@ -135,6 +136,7 @@ class Daemon {
   std::unique_ptr<Registrar> registrar_;
   std::string control_address_;
   std::string discovery_address_;
+  PageLimits pages_;
   std::unique_ptr<ControlService> control_service_;
   std::unique_ptr<DiscoveryService> discovery_service_;
   std::unique_ptr<DiscoveryService> discovery_listen_service_;

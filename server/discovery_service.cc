@@ -13,6 +13,8 @@
 namespace dbgd::server {
 namespace {
 
+constexpr char kSearchMethod[] = "SearchServers";
+
 absl::StatusOr<v1::SearchServersRequest> ParseRequest(
     const grpc::ByteBuffer& buffer) {
   std::vector<grpc::Slice> slices;
@@ -43,8 +45,9 @@ grpc::ByteBuffer ToByteBuffer(std::string bytes) {
 
 }  // namespace
 
-DiscoveryService::DiscoveryService(discovery::Registry& registry)
-    : registry_(registry) {}
+DiscoveryService::DiscoveryService(discovery::Registry& registry,
+                                   PageLimits limits)
+    : registry_(registry), limits_(limits) {}
 
 DiscoveryService::~DiscoveryService() { pool_.join(); }
 
@@ -57,15 +60,29 @@ grpc::ServerUnaryReactor* DiscoveryService::SearchServers(
       !host.ok()) {
     return FinishUnary(context, host);
   }
+  // Tokens name the host as searched for, so `\\BOX` and `box` share them.
+  std::string filter = discovery::NormalizeHost(parsed->host());
+  absl::StatusOr<PageRequest> page =
+      ParsePageRequest(parsed->page_size(), parsed->page_token(),
+                       kSearchMethod, filter, limits_);
+  if (!page.ok()) return FinishUnary(context, page.status());
+  discovery::SearchQuery query;
+  query.host = filter;
+  query.after = page->after;
+  query.limit = page->size;
+  query.max_bytes = kMaxSearchPageBytes;
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  asio::post(pool_, [this, reactor, response, host = parsed->host()] {
-    absl::StatusOr<std::vector<discovery::EntryPtr>> found =
-        registry_.Search(host);
+  asio::post(pool_, [this, reactor, response, query = std::move(query)] {
+    absl::StatusOr<discovery::SearchResult> found = registry_.SearchPage(query);
     if (!found.ok()) {
       reactor->Finish(ToGrpcStatus(found.status()));
       return;
     }
-    *response = ToByteBuffer(discovery::EncodeSearchResponse(*found));
+    const std::string next =
+        found->next.empty()
+            ? std::string()
+            : MakePageToken(kSearchMethod, query.host, found->next);
+    *response = ToByteBuffer(discovery::EncodeSearchResponse(found->entries, next));
     reactor->Finish(grpc::Status::OK);
   });
   return reactor;

@@ -58,6 +58,7 @@ absl::Span<const FlagGroup> DaemonFlagGroups() {
            "discovery_tls_key",
            "discovery_client_ca",
            "advertise_address",
+           "max_page_size",
        }},
       {"Authentication throttle (debugging-server passwords)",
        {

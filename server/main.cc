@@ -114,6 +114,12 @@ ABSL_FLAG(std::string, discovery_tls_key, "",
 ABSL_FLAG(std::string, discovery_client_ca, "",
           "--discovery_listen: PEM roots; require client certificates they "
           "sign (mutual TLS).");
+// Pagination (AIP-158) of SearchServers, ListSessions, ListServers and
+// ListClients.
+ABSL_FLAG(int32_t, max_page_size, dbgd::server::kMaxPageSize,
+          "The most items one page of a List or Search call holds (a larger "
+          "page_size is clamped to it); the default page size is "
+          "min(100, this).");
 ABSL_FLAG(absl::Duration, auth_failure_delay, absl::Seconds(1),
           "After a wrong debugging-server password, how long before the "
           "client is told.");
@@ -277,6 +283,10 @@ int main(int argc, char** argv) {
   options.discovery.listen_tls_key_file = absl::GetFlag(FLAGS_discovery_tls_key);
   options.discovery.listen_client_ca_file =
       absl::GetFlag(FLAGS_discovery_client_ca);
+  options.pages.max_size = absl::GetFlag(FLAGS_max_page_size);
+  if (options.pages.max_size < 1) {
+    return Fail(absl::InvalidArgumentError("max_page_size: must be at least 1"));
+  }
   options.servers.throttle.failure_delay = absl::GetFlag(FLAGS_auth_failure_delay);
   options.servers.throttle.max_failures = absl::GetFlag(FLAGS_auth_max_failures);
   options.servers.throttle.window = absl::GetFlag(FLAGS_auth_failure_window);
