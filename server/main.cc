@@ -18,6 +18,7 @@
 #include "absl/time/time.h"
 #include "common/fmt_absl.h"
 #include "common/paths.h"
+#include "common/reaper.h"
 #include "server/daemon.h"
 #include "server/logging.h"
 #include "transports/flags.h"
@@ -43,6 +44,11 @@ ABSL_FLAG(bool, insecure_control, false,
 ABSL_FLAG(std::string, log_format, "text", "Log format: text or json.");
 ABSL_FLAG(std::string, log_level, "info",
           "Log level: trace, debug, info, warn, error, critical, off.");
+// Audit trail (docs/logging.md).
+ABSL_FLAG(std::string, audit_log, "",
+          "Write audit records (JSON Lines, mode 0600, appended) to this file "
+          "instead of the main log.");
+
 ABSL_FLAG(std::string, engine, "gdb",
           "Engine of the start-up session: gdb, lldb or command.");
 ABSL_FLAG(std::string, launch, "",
@@ -94,8 +100,12 @@ ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(3),
 
 namespace {
 
-int Fail(const absl::Status& status) {
-  std::fprintf(stderr, "dbgd: %s\n", std::string(status.message()).c_str());
+// Fail reports why dbgd cannot start, once (a JSON record with
+// --log_format=json), and returns the exit code.
+int Fail(const absl::Status& status, absl::string_view context = "") {
+  dbgd::server::LogStartupError(
+      context.empty() ? std::string(status.message())
+                      : absl::StrCat(context, ": ", status.message()));
   return 2;
 }
 
@@ -151,12 +161,15 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "dbgd: a debugging-server daemon controlled over gRPC.\n"
       "Usage: dbgd [flags]   (see --help)");
+  dbgd::server::PrepareStartupLogging(argc, argv);
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   const std::vector<std::string> extra_args(positional.begin() + 1,
                                             positional.end());
 
   if (absl::Status logging = dbgd::server::SetUpLogging(
-          absl::GetFlag(FLAGS_log_format), absl::GetFlag(FLAGS_log_level));
+          {.format = absl::GetFlag(FLAGS_log_format),
+           .level = absl::GetFlag(FLAGS_log_level),
+           .audit_log = absl::GetFlag(FLAGS_audit_log)});
       !logging.ok()) {
     return Fail(logging);
   }
@@ -168,6 +181,11 @@ int main(int argc, char** argv) {
   sigaddset(&shutdown_signals, SIGTERM);
   sigaddset(&shutdown_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &shutdown_signals, nullptr);
+  // Orphans of the engines' descendants become this daemon's children, and
+  // are reaped (docs/logging.md). Its SIGCHLD is blocked here too.
+  if (absl::Status reaping = dbgd::StartReaper(); !reaping.ok()) {
+    return Fail(reaping);
+  }
   // A peer that vanishes mid-write must cost an error code, not the process.
   signal(SIGPIPE, SIG_IGN);
 
@@ -197,33 +215,30 @@ int main(int argc, char** argv) {
 
   absl::StatusOr<std::unique_ptr<dbgd::server::Daemon>> daemon =
       dbgd::server::Daemon::Start(options);
-  if (!daemon.ok()) {
-    spdlog::error("cannot start: {}", daemon.status().message());
-    return Fail(daemon.status());
-  }
+  if (!daemon.ok()) return Fail(daemon.status(), "cannot start");
   if (startup->has_value()) {
     absl::StatusOr<dbgd::v1::Session> session =
         (*daemon)->CreateSession(**startup);
     if (!session.ok()) {
-      spdlog::error("start-up session: {}", session.status().message());
       (*daemon)->Shutdown(absl::GetFlag(FLAGS_shutdown_grace));
-      return Fail(session.status());
+      return Fail(session.status(), "start-up session");
     }
-    spdlog::info("{} ready: {} on {} (pid {})", session->name(),
-                 session->engine(), session->display_name(),
-                 session->engine_pid());
+    dbgd::server::LogInfo({{"session", session->name()}},
+                          "{} ready: {} on {} (pid {})", session->name(),
+                          session->engine(), session->display_name(),
+                          session->engine_pid());
     for (absl::string_view spec :
          absl::StrSplit(absl::GetFlag(FLAGS_server), ';', absl::SkipEmpty())) {
       absl::StatusOr<dbgd::v1::Server> server =
           (*daemon)->CreateServer(session->name(), std::string(spec));
       if (!server.ok()) {
-        spdlog::error("start-up server: {}", server.status().message());
         (*daemon)->Shutdown(absl::GetFlag(FLAGS_shutdown_grace));
-        return Fail(server.status());
+        return Fail(server.status(), "start-up server");
       }
-      spdlog::info("{} - Debugger Server - {}  (dbgremote -remote {})",
-                   server->id(), server->actual_endpoint(),
-                   server->connect_string());
+      dbgd::server::LogInfo(
+          {{"server", server->name()}, {"session", session->name()}},
+          "{} - Debugger Server - {}  (dbgremote -remote {})", server->id(),
+          server->actual_endpoint(), server->connect_string());
     }
   }
   spdlog::info("dbgd ready (pid {})", ::getpid());
