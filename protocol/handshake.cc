@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
@@ -10,6 +11,16 @@
 #include "protocol/auth.h"
 
 namespace dbgd::protocol {
+
+// The payload under which a failed handshake's status carries the claimed
+// identity.
+constexpr char kIdentityPayload[] = "type.dbgd.dev/dbgd.ClaimedIdentity";
+
+std::string ClaimedIdentity(const absl::Status& failure) {
+  const auto identity = failure.GetPayload(kIdentityPayload);
+  return identity.has_value() ? std::string(*identity) : std::string();
+}
+
 namespace {
 
 using v1::wire::ServerHello;
@@ -249,6 +260,11 @@ class ServerHandshakeOp final
   }
 
   void Finish(absl::StatusOr<ClientInfo> result) {
+    if (!result.ok() && !identity_.empty()) {
+      absl::Status failure = result.status();
+      failure.SetPayload(kIdentityPayload, absl::Cord(identity_));
+      result = std::move(failure);
+    }
     state_ = State::kDone;
     timeout_timer_.cancel();
     delay_timer_.cancel();

@@ -60,6 +60,11 @@ struct ClientInfo {
 
 using ServerHandshakeDone = std::function<void(absl::StatusOr<ClientInfo>)>;
 
+// ClaimedIdentity is the identity a client claimed (ClientHello.identity)
+// before its handshake failed, carried by the failure status for the audit
+// trail; empty when the client sent none.
+std::string ClaimedIdentity(const absl::Status& failure);
+
 // ServerHandshake runs the server side on `connection`, which must not have
 // been started. `options.throttle` must outlive the handshake. Results:
 //   - ClientInfo: the client is in (AuthResult{ok=true} was sent);

@@ -57,9 +57,11 @@ void ClientLink::OnFrame(const Frame& frame) {
   last_active_nanos_ = absl::ToUnixNanos(absl::Now());
   switch (frame.body_case()) {
     case Frame::kInput:
+      if (options_.on_input) options_.on_input(frame);
       hub_->Input(frame.input().line());
       break;
     case Frame::kBreak:
+      if (options_.on_input) options_.on_input(frame);
       hub_->Break();
       break;
     case Frame::kBye:

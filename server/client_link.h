@@ -37,6 +37,9 @@ namespace dbgd::server {
 struct ClientLinkOptions {
   // Unsent bytes the connection may hold before output waits in the hub.
   size_t high_water = 256 * 1024;
+  // Sees each Input and Break frame, on the link's executor, before the
+  // hub does (the audit trail). May be empty.
+  std::function<void(const protocol::Frame&)> on_input;
 };
 
 class ClientLink : public std::enable_shared_from_this<ClientLink> {

@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/mutex.h"
+#include "server/audit.h"
 #include "server/bearer_auth.h"
 #include "server/grpc_status.h"
 #include "server/page_token.h"
@@ -115,7 +116,15 @@ v1::Session ControlService::Describe(const session::Session& session) const {
 
 absl::Status ControlService::Authorize(
     const grpc::CallbackServerContext& context) const {
-  return CheckBearerToken(context, token_);
+  absl::Status status = CheckBearerToken(context, token_);
+  if (!status.ok()) {
+    Audit("control_auth_failed",
+          {{"identity", CallerIdentity(context)},
+           {"peer", context.peer()},
+           {"code", absl::StatusCodeToString(status.code())}},
+          "control call from {} refused: {}", context.peer(), status.message());
+  }
+  return status;
 }
 
 grpc::ServerUnaryReactor* ControlService::CreateSession(
@@ -124,8 +133,13 @@ grpc::ServerUnaryReactor* ControlService::CreateSession(
   absl::Status auth = Authorize(*context);
   if (!auth.ok()) return FinishUnary(context, auth);
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  sessions_.Create(*request, [reactor, response](
+  sessions_.Create(*request, [reactor, response, caller = CallerIdentity(*context),
+                              peer = context->peer(), engine = request->engine()](
                                  absl::StatusOr<v1::Session> session) {
+    AuditControlCall("CreateSession", caller, peer,
+                     {{"session", session.ok() ? session->name() : ""},
+                      {"engine", engine}},
+                     session.status());
     if (session.ok()) *response = *std::move(session);
     reactor->Finish(ToGrpcStatus(session.status()));
   });
@@ -174,7 +188,13 @@ grpc::ServerUnaryReactor* ControlService::DeleteSession(
   if (!auth.ok()) return FinishUnary(context, auth);
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   sessions_.Delete(request->name(), request->kill_target(),
-                   [reactor](absl::Status status) {
+                   [reactor, caller = CallerIdentity(*context),
+                    peer = context->peer(), name = request->name(),
+                    kill = request->kill_target()](absl::Status status) {
+                     AuditControlCall("DeleteSession", caller, peer,
+                                      {{"session", name},
+                                       {"kill_target", kill ? "true" : "false"}},
+                                      status);
                      reactor->Finish(ToGrpcStatus(status));
                    });
   return reactor;
@@ -187,25 +207,36 @@ grpc::ServerUnaryReactor* ControlService::Execute(
   if (!auth.ok()) return FinishUnary(context, auth);
   absl::StatusOr<std::shared_ptr<session::Session>> session =
       sessions_.Find(request->session());
-  if (!session.ok()) return FinishUnary(context, session.status());
+  const std::string caller = CallerIdentity(*context);
+  if (!session.ok()) {
+    AuditExecute(caller, context->peer(), request->session(), request->command(),
+                 session.status());
+    return FinishUnary(context, session.status());
+  }
   absl::Duration timeout = kDefaultExecuteTimeout;
   if (request->has_timeout()) {
     timeout = absl::Seconds(request->timeout().seconds()) +
               absl::Nanoseconds(request->timeout().nanos());
     if (timeout <= absl::ZeroDuration()) {
-      return FinishUnary(context, absl::InvalidArgumentError(
-                                      "timeout: must be positive"));
+      const absl::Status invalid =
+          absl::InvalidArgumentError("timeout: must be positive");
+      AuditExecute(caller, context->peer(), (*session)->name(), request->command(),
+                   invalid);
+      return FinishUnary(context, invalid);
     }
   }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   (*session)->Execute(
-      CallerIdentity(*context), request->command(), timeout,
-      [reactor, response, metrics = metrics_, start = absl::Now(),
+      caller, request->command(), timeout,
+      [reactor, response, caller, peer = context->peer(),
+       session = (*session)->name(), command = request->command(),
+       metrics = metrics_, start = absl::Now(),
        engine = (*session)->Describe().engine()](
           absl::StatusOr<session::ExecuteResult> result) {
         if (metrics != nullptr) {
           metrics->ExecuteFinished(engine, absl::Now() - start);
         }
+        AuditExecute(caller, peer, session, command, result.status());
         if (result.ok()) {
           response->set_output(result->output);
           response->set_error(result->error);
@@ -222,6 +253,13 @@ grpc::ServerUnaryReactor* ControlService::CreateServer(
   if (!auth.ok()) return FinishUnary(context, auth);
   absl::StatusOr<v1::Server> server =
       servers_.Create(request->session(), request->spec());
+  AuditControlCall(
+      "CreateServer", CallerIdentity(*context), context->peer(),
+      {{"server", server.ok() ? server->name() : ""},
+       {"session", server.ok() ? server->session() : request->session()},
+       // Server.spec masks the password; a refused spec is masked here.
+       {"spec", server.ok() ? server->spec() : RedactPasswords(request->spec())}},
+      server.status());
   if (server.ok()) *response = *std::move(server);
   return FinishUnary(context, server.status());
 }
@@ -266,8 +304,14 @@ grpc::ServerUnaryReactor* ControlService::DeleteServer(
     v1::DeleteServerResponse*) {
   absl::Status auth = Authorize(*context);
   if (!auth.ok()) return FinishUnary(context, auth);
-  return FinishUnary(context, servers_.Delete(request->name(),
-                                              request->disconnect_clients()));
+  absl::Status status =
+      servers_.Delete(request->name(), request->disconnect_clients());
+  AuditControlCall(
+      "DeleteServer", CallerIdentity(*context), context->peer(),
+      {{"server", request->name()},
+       {"disconnect_clients", request->disconnect_clients() ? "true" : "false"}},
+      status);
+  return FinishUnary(context, status);
 }
 
 grpc::ServerUnaryReactor* ControlService::ListCertificates(
@@ -313,7 +357,10 @@ grpc::ServerUnaryReactor* ControlService::DisconnectClient(
     const v1::DisconnectClientRequest* request, v1::DisconnectClientResponse*) {
   absl::Status auth = Authorize(*context);
   if (!auth.ok()) return FinishUnary(context, auth);
-  return FinishUnary(context, servers_.DisconnectClient(request->name()));
+  absl::Status status = servers_.DisconnectClient(request->name());
+  AuditControlCall("DisconnectClient", CallerIdentity(*context), context->peer(),
+                   {{"client", request->name()}}, status);
+  return FinishUnary(context, status);
 }
 
 grpc::ServerWriteReactor<v1::Event>* ControlService::WatchEvents(

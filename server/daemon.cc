@@ -224,6 +224,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   }
   daemon->loop_ = std::make_unique<EventLoop>(options.io_threads);
   daemon->events_ = std::make_unique<EventBus>();
+  daemon->audit_ = std::make_unique<AuditTrail>(*daemon->events_);
   daemon->sessions_ = std::make_unique<SessionManager>(
       daemon->loop_->context(), *daemon->events_);
   ServerManagerOptions server_options = options.servers;

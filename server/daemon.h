@@ -17,6 +17,7 @@
 #include "common/mutex.h"
 #include "discovery/registry.h"
 #include "grpcpp/server.h"
+#include "server/audit.h"
 #include "server/control_endpoint.h"
 #include "server/control_service.h"
 #include "server/discovery_service.h"
@@ -131,6 +132,7 @@ class Daemon {
   std::unique_ptr<Metrics> metrics_;  // with --metrics_listen only
   std::unique_ptr<EventLoop> loop_;
   std::unique_ptr<EventBus> events_;
+  std::unique_ptr<AuditTrail> audit_;  // records what events_ reports
   std::unique_ptr<SessionManager> sessions_;
   std::unique_ptr<ServerManager> servers_;
   std::unique_ptr<Registrar> registrar_;

@@ -7,7 +7,8 @@
 #include "common/proto_time.h"
 #include "common/fmt_absl.h"
 #include "protocol/handshake.h"
-#include "spdlog/spdlog.h"
+#include "server/audit.h"
+#include "server/logging.h"
 
 namespace dbgd::server {
 
@@ -89,7 +90,8 @@ void DebugServer::Accept() {
         if (stream.ok()) {
           self->Admit(*std::move(stream));
         } else {
-          spdlog::warn("{}: accepting failed: {}", self->name(), stream.status());
+          LogWarn({{"server", self->name()}, {"session", self->session_name_}},
+                  "{}: accepting failed: {}", self->name(), stream.status());
         }
         self->Accept();
       });
@@ -112,14 +114,14 @@ void DebugServer::Admit(std::unique_ptr<transports::Stream> stream) {
   options.password = spec_.password;
   options.throttle = context_.throttle;
   const std::string peer = frames->peer();
+  const std::string source = frames->source();
   protocol::ServerHandshake(
       frames, std::move(options),
-      [self = shared_from_this(), frames, peer,
+      [self = shared_from_this(), frames, peer, source,
        certified](absl::StatusOr<protocol::ClientInfo> info) {
         if (!info.ok()) {
           // Never the password; the status says what went wrong.
-          spdlog::info("{}: client {} refused: {}", self->name(), peer,
-                       info.status());
+          self->Refused(info.status(), peer, source, certified);
           if (Metrics* metrics = self->context_.metrics; metrics != nullptr) {
             metrics->HandshakeFailed(self->transport(), info.status());
           }
@@ -139,6 +141,51 @@ void DebugServer::Admit(std::unique_ptr<transports::Stream> stream) {
       });
 }
 
+void DebugServer::Refused(const absl::Status& why, const std::string& peer,
+                          const std::string& source,
+                          const std::string& certified) const {
+  const std::string claimed = protocol::ClaimedIdentity(why);
+  const std::string& identity = certified.empty() ? claimed : certified;
+  const LogField fields[] = {{"server", name()},
+                             {"session", session_name_},
+                             {"identity", identity},
+                             {"peer", peer},
+                             {"source", source},
+                             {"code", absl::StatusCodeToString(why.code())}};
+  LogInfo(fields, "{}: client {} refused: {}", name(), peer, why);
+  // A wrong password (counted by the throttle) and a refusal of a source
+  // locked out are authentication failures; a client that left or broke
+  // the protocol is not.
+  if (absl::IsUnauthenticated(why)) {
+    Audit("auth_failed", fields, "{}: wrong password from {} ({})", name(), peer,
+          identity);
+    if (context_.throttle != nullptr && context_.throttle->IsLockedOut(source)) {
+      Audit("auth_lockout", fields, "{}: source {} locked out for {}", name(),
+            source,
+            absl::FormatDuration(context_.throttle->LockoutRemaining(source)));
+    }
+  } else if (absl::IsPermissionDenied(why)) {
+    Audit("auth_refused_locked_out", fields, "{}: {} refused: {}", name(), peer,
+          why.message());
+  }
+}
+
+void DebugServer::AuditInput(const protocol::Frame& frame, uint64_t client_id,
+                             const std::string& identity,
+                             const std::string& peer) const {
+  std::vector<LogField> fields = {{"client", absl::StrCat("clients/", client_id)},
+                                  {"identity", identity},
+                                  {"peer", peer},
+                                  {"server", name()},
+                                  {"session", session_name_}};
+  if (frame.has_break_()) {
+    Audit("client_break", fields, "{} ({}) sent a break", identity, peer);
+    return;
+  }
+  fields.emplace_back("line", frame.input().line());
+  Audit("client_input", fields, "{} ({}) typed a line", identity, peer);
+}
+
 void DebugServer::Attach(std::shared_ptr<protocol::FrameConnection> frames,
                          std::string identity) {
   if (ended()) {
@@ -148,11 +195,17 @@ void DebugServer::Attach(std::shared_ptr<protocol::FrameConnection> frames,
   if (redialer_ != nullptr) redialer_->Reset();
   const uint64_t id = context_.next_client_id();
   std::weak_ptr<DebugServer> server = shared_from_this();
+  ClientLinkOptions link_options;
+  link_options.on_input = [server, id, identity,
+                           peer = frames->peer()](const protocol::Frame& frame) {
+    if (auto self = server.lock()) self->AuditInput(frame, id, identity, peer);
+  };
   std::shared_ptr<ClientLink> link = ClientLink::Make(
       id, identity, frames, session_->hub().Attach(identity),
       [server](uint64_t id, const std::string& reason) {
         if (auto self = server.lock()) self->Forget(id, reason);
-      });
+      },
+      std::move(link_options));
   {
     MutexLock lock(&mu_);
     clients_[id] = link;
@@ -165,8 +218,13 @@ void DebugServer::Attach(std::shared_ptr<protocol::FrameConnection> frames,
   if (context_.metrics != nullptr) {
     context_.metrics->ClientConnected(transport());
   }
-  spdlog::info("{}: {} connected from {} as clients/{}", name(), identity,
-               frames->peer(), id);
+  LogInfo({{"server", name()},
+           {"session", session_name_},
+           {"client", absl::StrCat("clients/", id)},
+           {"identity", identity},
+           {"peer", frames->peer()}},
+          "{}: {} connected from {} as clients/{}", name(), identity,
+          frames->peer(), id);
   v1::Client client;
   client.set_name(absl::StrCat("clients/", id));
   client.set_identity(identity);
@@ -184,8 +242,13 @@ void DebugServer::Forget(uint64_t client_id, const std::string& reason) {
     link = std::move(it->second);
     clients_.erase(it);
   }
-  spdlog::info("{}: clients/{} ({}) disconnected: {}", name(), client_id,
-               link->identity(), reason);
+  LogInfo({{"server", name()},
+           {"session", session_name_},
+           {"client", absl::StrCat("clients/", client_id)},
+           {"identity", link->identity()},
+           {"peer", link->peer()}},
+          "{}: clients/{} ({}) disconnected: {}", name(), client_id,
+          link->identity(), reason);
   if (context_.metrics != nullptr && link->dropped()) {
     context_.metrics->SlowClientDropped(transport());
   }

@@ -111,6 +111,13 @@ class DebugServer : public std::enable_shared_from_this<DebugServer> {
   void Attach(std::shared_ptr<protocol::FrameConnection> frames,
               std::string identity);
   void Forget(uint64_t client_id, const std::string& reason);
+  // Refused logs a failed handshake, and audits it when it was an
+  // authentication failure (wrong password, lockout).
+  void Refused(const absl::Status& why, const std::string& peer,
+               const std::string& source, const std::string& certified) const;
+  // AuditInput records a line (or a Break) a client sent.
+  void AuditInput(const protocol::Frame& frame, uint64_t client_id,
+                  const std::string& identity, const std::string& peer) const;
   void SetState(v1::Server::State state, const std::string& message);
   void Emit(v1::Event::Kind kind, const std::string& message,
             const v1::Client* client = nullptr);

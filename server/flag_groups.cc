@@ -72,6 +72,7 @@ absl::Span<const FlagGroup> DaemonFlagGroups() {
            "metrics_listen",
            "log_format",
            "log_level",
+           "audit_log",
        }},
       {kOtherFlags,
        {

@@ -23,6 +23,7 @@
 #include "common/fmt_absl.h"
 #include "common/paths.h"
 #include "common/version.h"
+#include "common/reaper.h"
 #include "server/daemon.h"
 #include "server/flag_groups.h"
 #include "server/logging.h"
@@ -50,6 +51,11 @@ ABSL_FLAG(bool, insecure_control, false,
 ABSL_FLAG(std::string, log_format, "text", "Log format: text or json.");
 ABSL_FLAG(std::string, log_level, "info",
           "Log level: trace, debug, info, warn, error, critical, off.");
+// Audit trail (docs/logging.md).
+ABSL_FLAG(std::string, audit_log, "",
+          "Write audit records (JSON Lines, mode 0600, appended) to this file "
+          "instead of the main log.");
+
 ABSL_FLAG(std::string, engine, "gdb",
           "Engine of the start-up session: gdb, lldb or command.");
 ABSL_FLAG(std::string, launch, "",
@@ -140,8 +146,12 @@ ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(3),
 
 namespace {
 
-int Fail(const absl::Status& status) {
-  std::fprintf(stderr, "dbgd: %s\n", std::string(status.message()).c_str());
+// Fail reports why dbgd cannot start, once (a JSON record with
+// --log_format=json), and returns the exit code.
+int Fail(const absl::Status& status, absl::string_view context = "") {
+  dbgd::server::LogStartupError(
+      context.empty() ? std::string(status.message())
+                      : absl::StrCat(context, ": ", status.message()));
   return dbgd::kExitUsage;
 }
 
@@ -215,11 +225,14 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "a debugging-server daemon controlled over gRPC; `dbgd --help` lists "
       "its own flags by purpose.");
+  // Before anything can fail: with --log_format=json, even a bad flag is a
+  // JSON record.
+  dbgd::server::PrepareStartupLogging(argc, argv);
   absl::StatusOr<dbgd::CommandLine> command_line =
       dbgd::ParseCommandLine(argc, argv);
   if (!command_line.ok()) {
-    std::fprintf(stderr, "dbgd: %s (dbgd --help lists the flags)\n",
-                 std::string(command_line.status().message()).c_str());
+    dbgd::server::LogStartupError(absl::StrCat(
+        command_line.status().message(), " (dbgd --help lists the flags)"));
     return dbgd::kExitUsage;
   }
   if (command_line->help) {
@@ -233,7 +246,9 @@ int main(int argc, char** argv) {
   const std::vector<std::string>& extra_args = command_line->positional;
 
   if (absl::Status logging = dbgd::server::SetUpLogging(
-          absl::GetFlag(FLAGS_log_format), absl::GetFlag(FLAGS_log_level));
+          {.format = absl::GetFlag(FLAGS_log_format),
+           .level = absl::GetFlag(FLAGS_log_level),
+           .audit_log = absl::GetFlag(FLAGS_audit_log)});
       !logging.ok()) {
     return Fail(logging);
   }
@@ -245,6 +260,11 @@ int main(int argc, char** argv) {
   sigaddset(&shutdown_signals, SIGTERM);
   sigaddset(&shutdown_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &shutdown_signals, nullptr);
+  // Orphans of the engines' descendants become this daemon's children, and
+  // are reaped (docs/logging.md). Its SIGCHLD is blocked here too.
+  if (absl::Status reaping = dbgd::StartReaper(); !reaping.ok()) {
+    return Fail(reaping);
+  }
   // A peer that vanishes mid-write must cost an error code, not the process.
   signal(SIGPIPE, SIG_IGN);
 
@@ -295,33 +315,30 @@ int main(int argc, char** argv) {
 
   absl::StatusOr<std::unique_ptr<dbgd::server::Daemon>> daemon =
       dbgd::server::Daemon::Start(options);
-  if (!daemon.ok()) {
-    spdlog::error("cannot start: {}", daemon.status().message());
-    return Fail(daemon.status());
-  }
+  if (!daemon.ok()) return Fail(daemon.status(), "cannot start");
   if (startup->has_value()) {
     absl::StatusOr<dbgd::v1::Session> session =
         (*daemon)->CreateSession(**startup);
     if (!session.ok()) {
-      spdlog::error("start-up session: {}", session.status().message());
       (*daemon)->Shutdown(absl::GetFlag(FLAGS_shutdown_grace));
-      return Fail(session.status());
+      return Fail(session.status(), "start-up session");
     }
-    spdlog::info("{} ready: {} on {} (pid {})", session->name(),
-                 session->engine(), session->display_name(),
-                 session->engine_pid());
+    dbgd::server::LogInfo({{"session", session->name()}},
+                          "{} ready: {} on {} (pid {})", session->name(),
+                          session->engine(), session->display_name(),
+                          session->engine_pid());
     for (absl::string_view spec :
          absl::StrSplit(absl::GetFlag(FLAGS_server), ';', absl::SkipEmpty())) {
       absl::StatusOr<dbgd::v1::Server> server =
           (*daemon)->CreateServer(session->name(), std::string(spec));
       if (!server.ok()) {
-        spdlog::error("start-up server: {}", server.status().message());
         (*daemon)->Shutdown(absl::GetFlag(FLAGS_shutdown_grace));
-        return Fail(server.status());
+        return Fail(server.status(), "start-up server");
       }
-      spdlog::info("{} - Debugger Server - {}  (dbgremote -remote {})",
-                   server->id(), server->actual_endpoint(),
-                   server->connect_string());
+      dbgd::server::LogInfo(
+          {{"server", server->name()}, {"session", session->name()}},
+          "{} - Debugger Server - {}  (dbgremote -remote {})", server->id(),
+          server->actual_endpoint(), server->connect_string());
     }
   }
   spdlog::info("dbgd ready (pid {})", ::getpid());

@@ -3,8 +3,8 @@
 #include <utility>
 
 #include "asio/post.hpp"
-#include "spdlog/spdlog.h"
 #include "common/fmt_absl.h"
+#include "server/logging.h"
 
 namespace dbgd::server {
 
@@ -61,8 +61,8 @@ void Registrar::Handle(const v1::Event& event) {
     ended_.insert(server.id());
     if (absl::Status status = registry_.Unregister(server.name());
         !status.ok()) {
-      spdlog::warn("registry: cannot remove {}: {}", server.name(),
-                   status.message());
+      LogWarn({{"server", server.name()}, {"session", server.session()}},
+              "registry: cannot remove {}: {}", server.name(), status.message());
     }
     return;
   }
@@ -74,8 +74,8 @@ void Registrar::Handle(const v1::Event& event) {
   if (absl::Status status = registry_.Register(
           server.name(), ToDiscovered(server, options_, display_name));
       !status.ok()) {
-    spdlog::warn("registry: cannot register {}: {}", server.name(),
-                 status.message());
+    LogWarn({{"server", server.name()}, {"session", server.session()}},
+            "registry: cannot register {}: {}", server.name(), status.message());
     if (options_.metrics != nullptr) options_.metrics->RegistryRefused();
   }
 }

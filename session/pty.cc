@@ -16,8 +16,9 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
-#include "common/posix_error.h"
 #include "absl/strings/str_split.h"
+#include "common/posix_error.h"
+#include "common/reaper.h"
 
 extern char** environ;
 
@@ -158,6 +159,7 @@ void KillAndReap(pid_t pid) {
   ::kill(pid, SIGKILL);
   while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
   }
+  Disown(pid);
 }
 
 }  // namespace
@@ -278,7 +280,8 @@ absl::StatusOr<SpawnedProcess> SpawnOnPty(const SpawnOptions& options,
     if (!error_write.valid()) return PtyError("fcntl F_DUPFD_CLOEXEC", errno);
   }
 
-  const pid_t pid = ::fork();
+  // Owned: the session collects the engine's exit status, not the reaper.
+  const pid_t pid = ForkOwned();
   if (pid < 0) return PtyError("fork", errno);
   if (pid == 0) {
     RunChild(slave, error_write.get(), path.c_str(), argv.data(), envp.data(),

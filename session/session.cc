@@ -9,6 +9,7 @@
 #include "absl/strings/str_replace.h"
 #include "asio/post.hpp"
 #include "common/proto_time.h"
+#include "common/reaper.h"
 #include "session/pty.h"
 
 namespace dbgd::session {
@@ -177,6 +178,7 @@ void Session::WatchExit() {
                       }
                       int status = 0;
                       if (::waitpid(pid, &status, WNOHANG) == pid) {
+                        Disown(pid);  // SpawnOnPty made it owned
                         OnExit(status);
                       } else {
                         WatchExit();

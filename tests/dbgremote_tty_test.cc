@@ -133,7 +133,9 @@ TEST(DbgremoteTtyTest, TypedCommandsCtrlCBreaksAndCtrlBLeaves) {
   // Ctrl+B leaves; the session goes on without us.
   terminal.Type("\x02");
   EXPECT_EQ(terminal.ExitCode(), 0) << terminal.screen();
-  EXPECT_THAT(daemon.output(), ::testing::HasSubstr("box\\alice) disconnected"));
+  // The daemon sees the Bye after the client has gone: wait for its line.
+  EXPECT_TRUE(daemon.WaitForOutput("box\\alice) disconnected", absl::Seconds(10)))
+      << daemon.output();
 
   daemon.Signal(SIGTERM);
   std::optional<int> status = daemon.Wait(absl::Seconds(15));

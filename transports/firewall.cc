@@ -13,8 +13,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "common/posix_error.h"
 #include "absl/strings/strip.h"
+#include "common/posix_error.h"
+#include "common/reaper.h"
 
 extern char** environ;
 
@@ -42,7 +43,7 @@ absl::StatusOr<Result> Run(const std::vector<std::string>& argv) {
   args.push_back(nullptr);
   pid_t pid = -1;
   const int spawned =
-      ::posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+      SpawnOwned(&pid, args[0], &actions, nullptr, args.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   ::close(pipe_fds[1]);
   if (spawned != 0) {
@@ -65,6 +66,7 @@ absl::StatusOr<Result> Run(const std::vector<std::string>& argv) {
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
+  Disown(pid);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return result;
 }
