@@ -1,5 +1,5 @@
 // RemoteClient: one dbgremote connection to a debugging server's session
-// (DESIGN §1 `-remote`, §4).
+// (docs/dbgremote.md, docs/protocol.md).
 //
 // It connects to the server (`server=`) or waits for the server to connect
 // in (`clicon=`), runs the client handshake, then joins the shared console:

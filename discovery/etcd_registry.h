@@ -1,5 +1,5 @@
 // EtcdRegistry: the registry shared by many daemons, kept in etcd
-// (`--registry=etcd://h1:2379,h2:2379`; DESIGN §6).
+// (`--registry=etcd://h1:2379,h2:2379`; docs/discovery.md).
 //
 // Each daemon writes its entries under one lease of its own and keeps the
 // lease alive, so the entries of a daemon that dies vanish within the TTL,

@@ -1,5 +1,5 @@
 // Registry: where debugging servers are announced and searched for
-// ("search for debugging servers", `-QR`; DESIGN §6).
+// ("search for debugging servers", `-QR`; docs/discovery.md).
 //
 // Each daemon registers its listed servers (never hidden or reverse ones)
 // under keys of its own, updates them when their state changes (e.g. the

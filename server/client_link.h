@@ -7,8 +7,8 @@
 // dropped). Frames out: the hub's queue is moved to the connection while
 // the connection holds less than `high_water` unsent bytes; the rest waits
 // in the hub's bounded queue, which drops the client when it falls too far
-// behind (DESIGN §2: a slow client never stalls the session). The link
-// resumes when the connection has drained to half of that.
+// behind (docs/architecture.md: a slow client never stalls the session).
+// The link resumes when the connection has drained to half of that.
 //
 // When the connection closes, for any reason, the link leaves the hub and
 // calls its close callback once with the reason: "left", "dropped: " and

@@ -1,4 +1,4 @@
-// dbgd.v1.Control, the control plane (DESIGN §3).
+// dbgd.v1.Control, the control plane (proto/dbgd/v1/control.proto).
 //
 // Thread-safety: gRPC calls the handlers concurrently; the service holds no
 // mutable state of its own (the SessionManager and EventBus are

@@ -87,6 +87,14 @@ void DebugServer::Accept() {
       [self = shared_from_this()](
           absl::StatusOr<std::unique_ptr<transports::Stream>> stream) {
         if (absl::IsCancelled(stream.status()) || self->ended()) return;
+        if (absl::IsAborted(stream.status())) {
+          // Asking again would fail again at once, for ever.
+          LogError({{"server", self->name()}, {"session", self->session_name_}},
+                   "{}: cannot accept any more clients: {}", self->name(),
+                   stream.status().message());
+          self->SetState(v1::Server::FAILED, std::string(stream.status().message()));
+          return;
+        }
         if (stream.ok()) {
           self->Admit(*std::move(stream));
         } else {

@@ -1,4 +1,4 @@
-// dbgd.v1.Discovery, "search for debugging servers" (DESIGN §3, §6).
+// dbgd.v1.Discovery, "search for debugging servers" (docs/discovery.md).
 //
 // Read-only and open to any caller that reaches it: it reveals only what
 // `-QR` would. The method is served raw: the registry keeps its entries in

@@ -1,5 +1,5 @@
 // Redialer: how a reverse (`clicon`) debugging server reaches its client.
-// Either side may start first (DESIGN §1), so the server keeps trying: one
+// Either side may start first (docs/servers.md), so the server keeps trying: one
 // attempt through the transport's Connector, and after each failure a wait
 // that doubles from `first_delay` up to `max_delay`. The owner also asks
 // for a retry when a connection it was given fails later (the handshake

@@ -1,7 +1,7 @@
 // Registrar: keeps the discovery registry in step with the daemon's
 // debugging servers — registered when created, updated when their state
 // changes, removed when they end. Hidden and reverse-connection servers are
-// never registered (DESIGN §3).
+// never registered (docs/discovery.md).
 //
 // Thread-safety: events are taken from the bus on any thread and handled in
 // publication order on a strand of the daemon's loop.

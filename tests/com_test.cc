@@ -203,6 +203,30 @@ TEST_F(ComTest, NoiseBetweenAndInsidePacketsIsDroppedCountedAndSurvived) {
   EXPECT_EQ(ExitCode(*alice), 0) << alice->output();
 }
 
+TEST_F(ComTest, AServerWhoseLineHangsUpFailsOnceInsteadOfRetryingForEver) {
+  StartDaemon();
+  absl::StatusOr<std::unique_ptr<testing::NullModem>> cable = testing::NullModem::Create();
+  ASSERT_TRUE(cable.ok()) << cable.status();
+  CreateServerEndpoint(absl::StrCat("com:port=", (*cable)->a(), ",baud=115200,channel=1"));
+  cable->reset();  // the cable is pulled: the daemon's end reads a hangup
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  std::string listed;
+  while (absl::Now() < deadline) {
+    listed = Ctl({"--json", "servers"}).output;
+    if (absl::StrContains(listed, "\"FAILED\"")) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_THAT(listed, HasSubstr("\"state\": \"FAILED\""));
+  EXPECT_THAT(listed, HasSubstr("serial line"));
+  absl::SleepFor(absl::Milliseconds(500));
+  const std::string log = daemon_->output();
+  size_t lines = 0;
+  for (size_t at = log.find("accept"); at != std::string::npos; at = log.find("accept", at + 1)) {
+    ++lines;
+  }
+  EXPECT_EQ(lines, 1u) << "one line, not a retry loop:\n" << log;
+}
+
 TEST_F(ComTest, ANonStandardRateIsSetAndShown) {
   StartDaemon();
   EXPECT_EQ(CreateServerEndpoint(absl::StrCat("com:port=", cable_->a(),

@@ -95,7 +95,10 @@ class Listener {
  public:
   virtual ~Listener() = default;
 
-  // AsyncAccept waits for the next peer. One accept at a time.
+  // AsyncAccept waits for the next peer. One accept at a time. An error
+  // other than CANCELLED concerns that one attempt (a failed TLS handshake)
+  // and the listener goes on, except ABORTED: the listener can accept
+  // nothing more (its serial line failed), and its owner stops asking.
   virtual void AsyncAccept(StreamHandler handler) = 0;
 
   // Close stops accepting and releases what the listener holds (its port,

@@ -265,6 +265,11 @@ absl::Status Line::FailedStatus() const {
       absl::StrCat("serial line ", device_, " failed: ", failed_.message()));
 }
 
+absl::Status Line::AcceptFailedStatus() const {
+  // ABORTED: the listener can accept nothing more (transport.h).
+  return absl::AbortedError(FailedStatus().message());
+}
+
 void Line::Fail(std::error_code error) {
   failed_ = error;
   for (auto& [channel, end] : ends_) {
@@ -272,7 +277,7 @@ void Line::Fail(std::error_code error) {
     if (end.accept) {
       asio::post(end.accept_executor,
                  [accept = std::move(end.accept),
-                  status = FailedStatus()] {
+                  status = AcceptFailedStatus()] {
                    accept(status);
                  });
       end.accept = nullptr;
@@ -397,7 +402,7 @@ void Line::AcceptOn(uint8_t channel, StreamHandler handler,
   }
   if (failed_) {
     asio::post(executor, [handler = std::move(handler),
-                          status = FailedStatus()] { handler(status); });
+                          status = AcceptFailedStatus()] { handler(status); });
     return;
   }
   if (end.unaccepted != nullptr) {

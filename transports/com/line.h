@@ -143,6 +143,8 @@ class Line final : public std::enable_shared_from_this<Line> {
   void Fail(std::error_code error) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // FailedStatus: what a line that failed answers. REQUIRES: failed_.
   absl::Status FailedStatus() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // AcceptFailedStatus: the same, as ABORTED, for a pending or later accept.
+  absl::Status AcceptFailedStatus() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   void SendControl(ControlOp op, uint8_t channel) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Send(Outgoing outgoing) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
