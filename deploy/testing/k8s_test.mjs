@@ -196,7 +196,9 @@ function run(argv, options = {}) {
 // under one of the container's mounts into the instance's directory.
 function relocate(value, inst) {
   let v = value.replace(/(\b(?:\d{1,3}(?:\.\d{1,3}){3})|\[[0-9a-fA-F:]*\]|\b[a-z0-9][a-z0-9.-]*[a-z0-9])\:(\d+)\b/g, (all, host, port) => {
-    if (host === "0.0.0.0" || host === "[::]") return inst.ports.has(Number(port)) ? `127.0.0.1:${inst.ports.get(Number(port))}` : all;
+    // A port that is no containerPort (a problem reported above) still
+    // stays off the machine's real interfaces.
+    if (host === "0.0.0.0" || host === "[::]") return `127.0.0.1:${inst.ports.get(Number(port)) ?? 0}`;
     const remote = inst.remote.get(host);
     if (remote && remote.ports.has(Number(port))) return `127.0.0.1:${remote.ports.get(Number(port))}`;
     return all;
@@ -272,13 +274,14 @@ function preparePod(m, inst) {
   }
 }
 
-async function waitFor(what, f, ms = 20000) {
+async function waitFor(what, f, ms = 20000, gone = () => false) {
   const end = Date.now() + ms;
   while (Date.now() < end) {
     if (await f()) return true;
+    if (gone()) break;
     await sleep(200);
   }
-  fail(`timed out waiting for ${what}`);
+  fail(gone() ? `gave up waiting for ${what}: the process exited` : `timed out waiting for ${what}`);
   return false;
 }
 
@@ -297,7 +300,7 @@ async function startStage() {
   const etcdUp = await waitFor("etcd's readiness probe", async () => {
     const r = await httpGet(etcdInst.ports.get(probe.port), probe.path);
     return r.status === 200 && r.body.includes('"health":"true"');
-  });
+  }, 20000, () => etcd.exitCode !== null);
   if (!etcdUp) { fail(`etcd: ${etcdArgv.join(" ")}\n${logOf(etcd)}`); etcd.kill("SIGKILL"); return; }
   pass(`etcd started with the StatefulSet's args; its readiness probe GET ${probe.path} answers`);
 
@@ -319,7 +322,8 @@ async function startStage() {
     const values = flagValues(dbgdEntries(new Map(manifests.filter((x) => x.doc?.kind).map((x) => [`${x.doc.kind}/${x.doc.metadata?.namespace ?? ""}/${x.doc.metadata?.name}`, x])), m, container).entries, ctx.flags);
     const disc = inst.ports.get(listenPort(values.get("discovery_listen")));
     const up = await waitFor(`${inst.name} to serve health`, async () =>
-      child.exitCode === null && run([DBGCTL, `--addr=127.0.0.1:${disc}`, "health"]).code === 0);
+      child.exitCode === null && run([DBGCTL, `--addr=127.0.0.1:${disc}`, "health"]).code === 0,
+    20000, () => child.exitCode !== null);
     if (!up) { fail(`${inst.name}: ${argv.join(" ")}\n${logOf(child)}`); continue; }
     pass(`${m.file}: dbgd started with the ConfigMap's flagfile and the container's args`);
     running.push({ m, container, inst, child, values, host: env.POD_IP });
@@ -386,7 +390,11 @@ async function startStage() {
   await Promise.race([etcd.exited, sleep(10000)]);
 }
 
-await startStage();
+try {
+  await startStage();
+} catch (e) {
+  fail(`starting etcd and dbgd from the manifests: ${e.stack}`);
+}
 fs.rmSync(TMP, { recursive: true, force: true });
 console.log(failures ? `${failures} check(s) failed` : "all checks passed");
 process.exitCode = failures ? 1 : 0;
