@@ -2,6 +2,7 @@
 // and @grpc/proto-loader that tools/bootstrap installs for the tests (the
 // versions examples/node/package.json pins).
 
+#include "absl/strings/strip.h"
 #include "examples/example_test.h"
 
 namespace dbgd {
@@ -10,12 +11,13 @@ namespace {
 class NodeExampleTest : public ExampleTest {
  protected:
   std::vector<std::string> Command(const std::vector<std::string>& args) override {
-    // The script finds proto/ beside itself; node resolves the runfile's
-    // symbolic link to the source tree, so point it at the runfiles' copy.
+    // The script looks for proto/ from its own directory, which node takes
+    // after resolving the runfile's symbolic link (into the source tree):
+    // point it at the runfiles' copy instead.
     const std::string proto = RunfilePath("proto/dbgd/v1/control.proto");
     std::vector<std::string> argv = {
         "/usr/bin/env", "NODE_PATH=/usr/local/lib/dbgd-node/node_modules",
-        "DBGD_PROTO_ROOT=" + proto.substr(0, proto.size() - std::string("/dbgd/v1/control.proto").size()),
+        "DBGD_PROTO_ROOT=" + std::string(absl::StripSuffix(proto, "/dbgd/v1/control.proto")),
         RunfilePath("examples/node/dbgd_example.js")};
     argv.insert(argv.end(), args.begin(), args.end());
     return argv;

@@ -13,6 +13,11 @@ class PythonExampleTest : public ExampleTest {
     Completed generated = RunToCompletion(
         {"/bin/sh", RunfilePath("examples/python/generate.sh"), gen_}, absl::Minutes(1));
     ASSERT_EQ(generated.status, 0) << generated.output;
+    // The health stubs must not make a package `grpc` beside the others: it
+    // would shadow grpcio's.
+    struct stat st;
+    EXPECT_NE(::stat((gen_ + "/grpc").c_str(), &st), 0) << gen_ << "/grpc exists";
+    EXPECT_EQ(::stat((gen_ + "/grpc_health/v1/health_pb2_grpc.py").c_str(), &st), 0);
   }
 
   std::vector<std::string> Command(const std::vector<std::string>& args) override {

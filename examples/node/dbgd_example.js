@@ -106,7 +106,8 @@ async function main() {
 
     console.log('sessions:');
     for (const s of await everyPage(control, 'ListSessions', {}, 'sessions')) {
-      console.log(`  ${s.name} ${s.state} servers ${s.server_count} ${s.target.launch?.program ?? ''}`);
+      const program = s.target.launch?.program ?? '';
+      console.log(`  ${s.name} ${s.state} servers ${s.server_count} ${program}`);
     }
     console.log('servers:');
     for (const s of await everyPage(control, 'ListServers', {}, 'servers')) {
