@@ -365,6 +365,15 @@ int CreateServer(const Context& c) {
     PrintJson(response);
     return 0;
   }
+  if (absl::StartsWith(response.spec(), "web:")) {
+    // A browser joins a web server: its connect string is the URL.
+    std::printf("Server started.  Open this address in a web browser\n");
+    std::printf("%d: %s\n", response.id(), response.connect_string().c_str());
+    if (!response.state_message().empty()) {
+      std::printf("Note: %s\n", response.state_message().c_str());
+    }
+    return 0;
+  }
   if (response.reverse()) {
     std::printf("Server started.  It connects to a client started with\n");
   } else {

@@ -262,6 +262,13 @@ std::shared_ptr<HubClient> Hub::Attach(std::string identity) {
       client->closed_ = true;
       return client;
     }
+    // Who is here already, so that the newcomer's list of clients starts
+    // complete; joins and leaves keep it up to date from then on.
+    for (HubClient* present : impl_->clients) {
+      FramePtr notice = MakeNotice(Notice::CLIENT_PRESENT, present->identity_, "present");
+      impl_->Push(*client, notice, FrameBytes(*notice), /*enforce_limit=*/false,
+                  deferred);
+    }
     {
       // The replay may exceed client_queue_bytes (a small queue, a large
       // history): it is what the client asked for, not a sign it is slow,

@@ -80,8 +80,9 @@ class Hub {
   Hub(const Hub&) = delete;
   Hub& operator=(const Hub&) = delete;
 
-  // Attach adds a client. Its queue starts with the history replay (Output
-  // frames with replay=true), then a HISTORY_END notice; the other clients
+  // Attach adds a client. Its queue starts with a CLIENT_PRESENT notice for
+  // each client already attached, the history replay (Output frames with
+  // replay=true), then a HISTORY_END notice; the other clients
   // get a CLIENT_JOINED notice. After Close, returns a client whose queue
   // holds only a SESSION_ENDED notice and is closed.
   std::shared_ptr<HubClient> Attach(std::string identity);

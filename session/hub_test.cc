@@ -445,8 +445,10 @@ TEST(HubTest, JoinAndLeaveAreAnnouncedAndObserved) {
   a->Leave("bye");
   EXPECT_TRUE(a->closed());
   EXPECT_EQ(hub.client_count(), 1u);
+  // b learns first who was here before it, then the history, then news.
   EXPECT_THAT(Drain(*b),
-              ElementsAre(IsNoticeOfKind(Notice::HISTORY_END),
+              ElementsAre(IsNotice(Notice::CLIENT_PRESENT, "host\\a", "present"),
+                          IsNoticeOfKind(Notice::HISTORY_END),
                           IsNotice(Notice::CLIENT_LEFT, "host\\a", "bye")));
   a->Leave("again");  // Idempotent.
   EXPECT_THAT(Drain(*b), IsEmpty());

@@ -7,6 +7,7 @@
 #include "transports/npipe/npipe.h"
 #include "transports/tcp/tcp.h"
 #include "transports/tls/tls.h"
+#include "transports/web/web.h"
 
 namespace dbgd::transports {
 namespace {
@@ -20,6 +21,7 @@ const TransportOps* Find(Transport transport) {
       &ComTransport(),
       &SslTransport(),
       &SpipeTransport(),
+      &WebTransport(),
   };
   for (const TransportOps* ops : kTable) {
     if (ops->transport == transport) return ops;
@@ -117,6 +119,9 @@ std::string DescribeEndpoint(const ServerSpec& spec, const Endpoint& endpoint) {
 std::string ConnectStringFor(const ServerSpec& spec, std::string_view host,
                              const Endpoint& endpoint,
                              PasswordDisplay password) {
+  // A server bound to one address (a plaintext web server on loopback) is
+  // reached there, whatever the daemon advertises.
+  if (!endpoint.address.empty()) host = endpoint.address;
   return ClientSpecFor(WithEndpoint(spec, endpoint), host, endpoint.port,
                        endpoint.pipe, password);
 }

@@ -86,7 +86,8 @@ std::string DescribeEndpoint(const ServerSpec& spec, const Endpoint& endpoint);
 
 // ConnectStringFor returns the `-remote` string a client on another host
 // uses to reach that server on `host` (the `clicon=` form for a reverse
-// server); the password masked unless `password` is kReveal.
+// server; the URL to open for a web server); the password masked unless
+// `password` is kReveal.
 std::string ConnectStringFor(const ServerSpec& spec, std::string_view host,
                              const Endpoint& endpoint,
                              PasswordDisplay password = PasswordDisplay::kMask);

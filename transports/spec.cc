@@ -133,6 +133,29 @@ absl::Status CheckRequired(const RawOptions& raw, Role role) {
   return absl::OkStatus();
 }
 
+// CheckWebTls: a web server is HTTPS when any TLS key is given, and then
+// needs all that an ssl server needs; `insecure` is for plaintext only.
+absl::Status CheckWebTls(const RawOptions& raw) {
+  const bool cert = raw.has(grammar::kCertUser) || raw.has(grammar::kMachUser);
+  const bool tls = raw.has(grammar::kProto) || cert || raw.has(grammar::kClientCa);
+  if (!tls) return absl::OkStatus();
+  if (!raw.has(grammar::kProto)) {
+    return KeyError("proto",
+                    "required for HTTPS web servers (the TLS version: tls1, "
+                    "tls1.2 or tls1.3)");
+  }
+  if (!cert) {
+    return KeyError("certuser",
+                    "certuser= or machuser= is required for HTTPS web servers "
+                    "(the server's certificate)");
+  }
+  if (raw.has(grammar::kInsecure)) {
+    return KeyError("insecure",
+                    "is for plaintext web servers; this one has proto= (HTTPS)");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<ServerSpec> ParseServerSpec(std::string_view text) {
@@ -151,6 +174,10 @@ absl::StatusOr<ServerSpec> ParseServerSpec(std::string_view text) {
   }
   spec.hidden = raw.has(grammar::kHidden);
   spec.icf_enable = raw.has(grammar::kIcfEnable);
+  spec.insecure = raw.has(grammar::kInsecure);
+  if (spec.transport == Transport::kWeb) {
+    if (absl::Status s = CheckWebTls(raw); !s.ok()) return s;
+  }
 
   if (spec.reverse()) {
     // A reverse server is never listed, and it opens no listening port for

@@ -33,10 +33,10 @@
 
 namespace dbgd::transports {
 
-enum class Transport { kNpipe, kTcp, kCom, kSpipe, kSsl };
+enum class Transport { kNpipe, kTcp, kCom, kSpipe, kSsl, kWeb };
 
 // TransportName returns the lower-case scheme: "npipe", "tcp", "com",
-// "spipe", "ssl".
+// "spipe", "ssl", "web".
 std::string_view TransportName(Transport transport);
 
 // PortRange is one port (first == last) or an inclusive range `first:last`.
@@ -98,6 +98,9 @@ struct ServerSpec {
   bool hidden = false;
   bool icf_enable = false;
   IpVersion ip_version = IpVersion::kAny;
+
+  // web (a Linux extension): serve plaintext HTTP beyond loopback.
+  bool insecure = false;
 
   // 1–12 alphanumeric characters, case-sensitive; empty means none.
   std::string password;
@@ -171,7 +174,8 @@ std::string FormatEndpoint(const ServerSpec& spec, uint16_t actual_port = 0,
 // ClientSpecFor returns the `-remote` string a client uses to reach a server
 // built from `spec` on `host`, bound to `actual_port` / `expanded_pipe`
 // (see FormatEndpoint). For a reverse server the result is the
-// `clicon=` form the client must listen with. The password is masked as
+// `clicon=` form the client must listen with; for a web server, the URL
+// a browser opens (`http://box17:8080/`). The password is masked as
 // `*` unless `password` is kReveal.
 std::string ClientSpecFor(const ServerSpec& spec, std::string_view host,
                           uint16_t actual_port = 0,

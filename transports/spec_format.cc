@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
@@ -129,6 +130,8 @@ std::string FormatServerSpec(const ServerSpec& spec, PasswordDisplay password) {
                       return Flag(spec.icf_enable);
                     case grammar::kClientCa:
                       return If(!spec.client_ca.empty(), spec.client_ca);
+                    case grammar::kInsecure:
+                      return Flag(spec.insecure);
                     default:
                       return SharedValue(spec, key);
                   }
@@ -189,6 +192,15 @@ std::string FormatEndpoint(const ServerSpec& spec, uint16_t actual_port,
 std::string ClientSpecFor(const ServerSpec& spec, std::string_view host,
                           uint16_t actual_port, std::string_view expanded_pipe,
                           PasswordDisplay password) {
+  if (spec.transport == Transport::kWeb) {
+    // A browser's address: the page asks for the password itself.
+    const absl::string_view bare =
+        grammar::StripHostDecorations(grammar::ToAbsl(host));
+    const bool literal_v6 = absl::StrContains(bare, ':');
+    return absl::StrCat(spec.tls_protocol ? "https" : "http", "://",
+                        literal_v6 ? "[" : "", bare, literal_v6 ? "]" : "", ":",
+                        ShownPort(spec, actual_port), "/");
+  }
   // Every field is filled in; FormatClientSpec writes only the ones the
   // transport's client takes.
   ClientSpec client;

@@ -34,6 +34,7 @@ constexpr std::array<KeyInfo, kKeyCount> kKeys = {{
     {"icfenable", "IcfEnable", "", true},
     {"clientca", "clientca", "ClientCa", false},
     {"clientcert", "clientcert", "", false},
+    {"insecure", "insecure", "", true},
 }};
 
 constexpr Requirement Plain(Key key) { return {key, key, {}, {}}; }
@@ -80,6 +81,13 @@ constexpr Requirement kSslServerNeeds[] = {Plain(kProto), Plain(kPort),
 constexpr Requirement kSslClientNeeds[] = {Plain(kProto), kServerOrClicon,
                                            Plain(kPort)};
 
+// A browser joins a web server; TLS as for ssl servers, when proto= is
+// given (ParseServerSpec checks that the certificate comes with it).
+constexpr Key kWebServer[] = {kProto,  kCertUser,   kMachUser, kPort,
+                              kHidden, kPassword,   kIpVersion, kClientCa,
+                              kInsecure};
+constexpr Requirement kWebServerNeeds[] = {Plain(kPort)};
+
 // One row per Transport, in the enum's order; the order is also the one
 // error messages list the schemes in.
 constexpr TransportRow kRows[] = {
@@ -108,6 +116,13 @@ constexpr TransportRow kRows[] = {
      false,
      {kSslServer, kSslServerNeeds},
      {kSslClient, kSslClientNeeds}},
+    {Transport::kWeb,
+     "web",
+     false,
+     {kWebServer, kWebServerNeeds},
+     {},
+     "web servers are joined from a web browser: open the server's URL "
+     "(http://HOST:PORT/, https:// with proto=)"},
 };
 
 constexpr bool RowsFollowTheEnum() {

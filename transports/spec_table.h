@@ -42,6 +42,7 @@ enum Key : int {
   kIcfEnable,
   kClientCa,    // Linux extension: ssl/spipe servers require client certs
   kClientCert,  // Linux extension: the certificate an ssl/spipe client shows
+  kInsecure,    // Linux extension: a plaintext web server beyond loopback
   kKeyCount,
 };
 
@@ -78,6 +79,9 @@ struct TransportRow {
   bool port_is_com_line;   // `port=` names a serial line, not a TCP port
   RoleRules server;
   RoleRules client;
+  // Why a role the transport does not have is missing, for the error that
+  // refuses it; empty for transports with both roles.
+  absl::string_view missing_role;
 
   const RoleRules& rules(Role role) const {
     return role == Role::kServer ? server : client;
@@ -89,7 +93,7 @@ const TransportRow& RowOf(Transport transport);
 std::optional<Transport> TransportFromName(absl::string_view lower);
 
 // ExpectedTransports lists every scheme for an error message:
-// "npipe, tcp, com, spipe or ssl".
+// "npipe, tcp, com, spipe, ssl or web".
 const std::string& ExpectedTransports();
 
 }  // namespace dbgd::transports::grammar

@@ -41,6 +41,11 @@ absl::StatusOr<RawOptions> Tokenize(absl::string_view text, Role role) {
   RawOptions raw;
   raw.transport = *transport;
   const TransportRow& row = RowOf(*transport);
+  if (row.rules(role).keys.empty()) {
+    return KeyError("transport", absl::StrCat("there are no ", row.name, " ",
+                                              RoleNoun(role), ": ",
+                                              row.missing_role));
+  }
   const absl::string_view rest = text.substr(colon + 1);
   // `tcp:` has no options at all; that is reported as the missing required
   // key, which says more than "empty option".

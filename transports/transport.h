@@ -81,6 +81,10 @@ struct Endpoint {
   std::string device;   // com: the tty's path
   uint32_t baud = 0;    // com: the rate the line was actually set to
   uint8_t channel = 0;  // com: the channel on the line
+  // web: the one local address a server listens on when it is not every
+  // interface (a plaintext web server stays on loopback), e.g. "127.0.0.1";
+  // its URL names this address.
+  std::string address;
   // What setting the endpoint up has to report, or empty: e.g. IcfEnable's
   // outcome ("IcfEnable: tcp port 5005 is open in …", "IcfEnable skipped: …").
   std::string note;

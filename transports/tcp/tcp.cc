@@ -351,8 +351,14 @@ const TransportOps& TcpTransport() {
 absl::StatusOr<std::unique_ptr<Listener>> ListenTcp(
     asio::any_io_executor executor, asio::any_io_executor streams,
     PortRange ports, IpVersion version) {
+  return ListenTcpOn(std::move(executor), std::move(streams), ports, version, "");
+}
+
+absl::StatusOr<std::unique_ptr<Listener>> ListenTcpOn(
+    asio::any_io_executor executor, asio::any_io_executor streams,
+    PortRange ports, IpVersion version, const std::string& address) {
   absl::StatusOr<tcp::acceptor> acceptor =
-      Bind(std::move(executor), ports, version);
+      Bind(std::move(executor), ports, version, address);
   if (!acceptor.ok()) return acceptor.status();
   Endpoint endpoint{.port = acceptor->local_endpoint().port()};
   return std::make_unique<TcpListener>(*std::move(acceptor), std::move(streams),

@@ -34,6 +34,12 @@ absl::StatusOr<std::unique_ptr<Listener>> ListenTcp(
     asio::any_io_executor executor, asio::any_io_executor streams,
     PortRange ports, IpVersion version);
 
+// ListenTcpOn is ListenTcp on the one local `address` (an IP literal), or
+// on every interface when it is empty.
+absl::StatusOr<std::unique_ptr<Listener>> ListenTcpOn(
+    asio::any_io_executor executor, asio::any_io_executor streams,
+    PortRange ports, IpVersion version, const std::string& address);
+
 // MakeTcpConnector returns a connector to `host` (a name or an address
 // literal) and `port`; each attempt resolves the name and tries each of its
 // addresses (only IPv6 ones for kV6, only IPv4 for kV4). Handlers run on
