@@ -207,6 +207,9 @@ class Link : public std::enable_shared_from_this<Link> {
         self->deadline_.async_wait([self](std::error_code error) {
           if (!error) self->Shut();
         });
+      } else if (self->ended_) {
+        // Over already: what it said is flushed, then it lingers and shuts.
+        self->ShutWhenFlushed();
       } else {
         self->Shut();
       }
@@ -270,7 +273,8 @@ class Link : public std::enable_shared_from_this<Link> {
 
   // Read keeps one read of the inner stream going, unless the inbox is full.
   void Read() {
-    if (reading_ || shut_ || ended_ || inbox_.size() >= kInboxHighWater) return;
+    if (reading_ || shut_) return;
+    if (!lingering_ && (ended_ || inbox_.size() >= kInboxHighWater)) return;
     reading_ = true;
     inner_->AsyncReadSome(
         asio::buffer(read_buffer_),
@@ -279,11 +283,15 @@ class Link : public std::enable_shared_from_this<Link> {
             self->reading_ = false;
             if (self->shut_) return;
             if (error) {
+              if (self->lingering_) {
+                self->Shut();
+                return;
+              }
               self->peer_->PeerGone();
               self->ShutWhenFlushed();
               return;
             }
-            self->peer_->Feed(self->read_buffer_.data(), n);
+            if (!self->lingering_) self->peer_->Feed(self->read_buffer_.data(), n);
             self->Read();
           });
         });
@@ -387,8 +395,20 @@ class Link : public std::enable_shared_from_this<Link> {
         });
   }
 
+  // ShutWhenFlushed closes once the connection is over and what it had to
+  // say went out. It lingers first: it reads and discards what the peer
+  // still sends until the peer closes too (or kCloseGrace passes), because
+  // closing with unread input makes the kernel reset the connection, and a
+  // reset can destroy the close frame or response not yet read.
   void ShutWhenFlushed() {
-    if (ended_ && !writing_ && out_.empty()) Shut();
+    if (!ended_ || writing_ || !out_.empty() || shut_ || lingering_) return;
+    lingering_ = true;
+    deadline_.expires_after(kCloseGrace);
+    deadline_.async_wait([weak = weak_from_this()](std::error_code error) {
+      std::shared_ptr<Link> self = weak.lock();
+      if (!error && self != nullptr) self->Shut();
+    });
+    Read();
   }
 
   // Shut closes the inner stream; whatever is still queued is dropped.
@@ -433,6 +453,7 @@ class Link : public std::enable_shared_from_this<Link> {
   bool ended_ = false;   // the WebSocket (or HTTP exchange) is over
   bool closed_ = false;  // the owner closed the stream
   bool shut_ = false;    // the inner stream is closed
+  bool lingering_ = false;  // over; draining the peer's input until it closes
   std::string end_reason_;
   std::error_code end_error_;
 };

@@ -47,8 +47,10 @@ const term = new Terminal({
   allowProposedApi: false,
   convertEol: false,
   cursorBlink: false,
-  fontFamily: "ui-monospace, 'DejaVu Sans Mono', monospace",
+  fontFamily: "'DejaVu Sans Mono', 'Liberation Mono', ui-monospace, monospace",
   fontSize: 14,
+  // Room below the baseline, or some fonts' underscores are cut off.
+  lineHeight: 1.15,
   scrollback: 20000,
   theme: { background: "#000000" },
 });
@@ -307,7 +309,7 @@ ui.joinForm.addEventListener("submit", (event) => {
 ui.commandForm.addEventListener("submit", (event) => {
   event.preventDefault();
   const line = ui.command.value;
-  send("input", "Input", { line });
+  sendLine(line);
   if (line && history[history.length - 1] !== line) history.push(line);
   historyAt = history.length;
   ui.command.value = "";
@@ -315,9 +317,15 @@ ui.commandForm.addEventListener("submit", (event) => {
   atLineStart = true;
 });
 
+// The others see our commands as notices; the panel shows them here too.
+function sendLine(line) {
+  send("input", "Input", { line });
+  logNotice(`${myIdentity} (you)`, line);
+}
 function sendBreak() {
   if (readOnly || !joined) return;
   send("break_", "Break", {});
+  logNotice(`${myIdentity} (you)`, "<Break>");
 }
 ui.breakButton.addEventListener("click", sendBreak);
 ui.leave.addEventListener("click", () => {
@@ -358,7 +366,7 @@ term.onData((data) => {
   const lines = data.split(/\r\n|\r|\n/);
   let line = ui.command.value + lines[0];
   for (const next of lines.slice(1)) {
-    send("input", "Input", { line });
+    sendLine(line);
     line = next;
   }
   ui.command.value = line;
