@@ -88,6 +88,14 @@ std::vector<ValidCase> ValidServerCases() {
       // ssl:proto=,{certuser=|machuser=},port=,clicon=[,password=]
       {"ssl:proto=tls1,certuser=srv,port=9000,clicon=laptop,password=pw",
        "ssl:proto=tls1,certuser=srv,port=9000,clicon=laptop,password=pw"},
+      // web:port=[,password=][,hidden][,ipversion=][,insecure] (a Linux
+      // extension), HTTPS with the ssl: keys.
+      {"web:port=8080", "web:port=8080"},
+      {"WEB:Insecure,Port=8080:8089,password=pw,hidden",
+       "web:port=8080:8089,hidden,password=pw,insecure"},
+      {"web:port=8443,certuser=srv,proto=tls1.2,clientca=ca",
+       "web:proto=tls1.2,certuser=srv,port=8443,clientca=ca"},
+      {"web:port=8080,ipversion=6", "web:port=8080,ipversion=6"},
   };
 }
 
@@ -266,6 +274,15 @@ std::vector<InvalidCase> InvalidServerCases() {
       {"ssl:proto=tls1,certuser=c", "port", "required for ssl servers"},
       {"ssl:proto=tls1,port=1", "certuser", "is required for ssl servers"},
       {"ssl:certuser=c,port=1", "proto", "required for ssl servers"},
+      // web: HTTPS needs all of TLS; insecure is for plaintext only.
+      {"web:password=x", "port", "required for web servers"},
+      {"web:proto=tls1,port=1", "certuser", "machuser= is required for HTTPS web servers"},
+      {"web:certuser=c,port=1", "proto", "required for HTTPS web servers"},
+      {"web:clientca=ca,port=1", "proto", "required for HTTPS web servers"},
+      {"web:proto=tls1,certuser=c,port=1,insecure", "insecure", "is for plaintext web"},
+      {"web:port=1,clicon=box", "clicon", "unknown option for web servers"},
+      {"web:port=1,insecure=yes", "insecure", "is a flag"},
+      {"tcp:port=1,insecure", "insecure", "unknown option for tcp servers"},
   };
 }
 
@@ -496,6 +513,32 @@ std::vector<ClientForCase> ClientForCases() {
   };
 }
 
+// A web server's connect string is the URL a browser opens; the page asks
+// for the password, so the URL never holds it.
+TEST(ClientSpecForTest, AWebServerIsReachedAtItsUrl) {
+  auto url = [](const std::string& text, const std::string& host, uint16_t port) {
+    absl::StatusOr<ServerSpec> spec = ParseServerSpec(text);
+    EXPECT_TRUE(spec.ok()) << spec.status();
+    return ClientSpecFor(*spec, host, port, "", PasswordDisplay::kReveal);
+  };
+  EXPECT_EQ(url("web:port=8080,password=pw", "box17", 0), "http://box17:8080/");
+  EXPECT_EQ(url("web:port=8080:8089", "\\\\box17", 8083), "http://box17:8083/");
+  EXPECT_EQ(url("web:proto=tls1,certuser=c,port=8443", "box17", 0), "https://box17:8443/");
+  EXPECT_EQ(url("web:port=8080", "::1", 8080), "http://[::1]:8080/");
+  absl::StatusOr<ServerSpec> spec = ParseServerSpec("web:port=8080,password=pw");
+  ASSERT_TRUE(spec.ok());
+  EXPECT_EQ(FormatEndpoint(*spec, 8080), "web:Port=8080,Password=*");
+}
+
+TEST(ClientSpecFieldsTest, WebHasNoClientString) {
+  absl::StatusOr<ClientSpec> spec = ParseClientSpec("web:server=box17,port=8080");
+  ASSERT_FALSE(spec.ok());
+  EXPECT_EQ(spec.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(spec.status().message(),
+              HasSubstr("transport: there are no web clients: web servers are joined "
+                        "from a web browser"));
+}
+
 class ClientSpecForTest : public ::testing::TestWithParam<ClientForCase> {};
 
 TEST_P(ClientSpecForTest, NamesTheServerAndParsesAsAClient) {
@@ -706,6 +749,7 @@ TEST(TransportNameTest, LowerCaseSchemes) {
   EXPECT_EQ(TransportName(Transport::kCom), "com");
   EXPECT_EQ(TransportName(Transport::kSpipe), "spipe");
   EXPECT_EQ(TransportName(Transport::kSsl), "ssl");
+  EXPECT_EQ(TransportName(Transport::kWeb), "web");
 }
 
 TEST(ErrorMessageTest, UserInputIsEscapedAndBounded) {

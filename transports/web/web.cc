@@ -204,8 +204,9 @@ class Link : public std::enable_shared_from_this<Link> {
         // The peer's answer ends the connection; a peer that never answers
         // is cut off after the grace.
         self->deadline_.expires_after(kCloseGrace);
-        self->deadline_.async_wait([self](std::error_code error) {
-          if (!error) self->Shut();
+        self->deadline_.async_wait([weak = self->weak_from_this()](std::error_code error) {
+          std::shared_ptr<Link> self = weak.lock();
+          if (!error && self != nullptr) self->Shut();
         });
       } else if (self->ended_) {
         // Over already: what it said is flushed, then it lingers and shuts.
@@ -503,6 +504,11 @@ class WebListener final : public Listener {
     state.closed = true;
     state.inner->Close();
     state.done.clear();
+    // Connections still loading the page or upgrading end with the server.
+    for (const std::weak_ptr<Link>& weak : state.links) {
+      if (std::shared_ptr<Link> link = weak.lock()) link->Close();
+    }
+    state.links.clear();
     if (state.waiting) {
       asio::post(state.executor, [waiting = std::move(state.waiting)] {
         waiting(absl::CancelledError("cancelled"));
@@ -544,6 +550,8 @@ class WebListener final : public Listener {
         }
         ++self->pending;
         auto link = std::make_shared<Link>(*std::move(stream), self->upgrade_timeout);
+        std::erase_if(self->links, [](const std::weak_ptr<Link>& l) { return l.expired(); });
+        self->links.push_back(link);
         link->Start(
             [weak](std::shared_ptr<Link> opened) {
               std::shared_ptr<State> self = weak.lock();
@@ -555,6 +563,11 @@ class WebListener final : public Listener {
                   return;
                 }
                 --self->pending;
+                // Accepted: from now on it is its owner's, as with any
+                // transport, and outlives the listener.
+                std::erase_if(self->links, [&](const std::weak_ptr<Link>& l) {
+                  return l.lock() == opened;
+                });
                 if (self->closed) {
                   opened->Close();
                   return;
@@ -595,6 +608,7 @@ class WebListener final : public Listener {
     StreamHandler waiting;
     std::deque<absl::StatusOr<std::unique_ptr<Stream>>> done;
     size_t pending = 0;  // links in their HTTP phase
+    std::vector<std::weak_ptr<Link>> links;  // those, to close with the server
     bool accepting = false;
     bool closed = false;
   };
