@@ -151,6 +151,7 @@ absl::StatusOr<ServerSpec> ParseServerSpec(std::string_view text) {
   }
   spec.hidden = raw.has(grammar::kHidden);
   spec.icf_enable = raw.has(grammar::kIcfEnable);
+  spec.read_only = raw.has(grammar::kReadOnly);
 
   if (spec.reverse()) {
     // A reverse server is never listed, and it opens no listening port for

@@ -129,6 +129,8 @@ std::string FormatServerSpec(const ServerSpec& spec, PasswordDisplay password) {
                       return Flag(spec.icf_enable);
                     case grammar::kClientCa:
                       return If(!spec.client_ca.empty(), spec.client_ca);
+                    case grammar::kReadOnly:
+                      return Flag(spec.read_only);
                     default:
                       return SharedValue(spec, key);
                   }
@@ -179,6 +181,8 @@ std::string FormatEndpoint(const ServerSpec& spec, uint16_t actual_port,
             return PasswordValue(spec.password, PasswordDisplay::kMask);
           case grammar::kClientCa:
             return If(!spec.client_ca.empty(), spec.client_ca);
+          case grammar::kReadOnly:
+            return Flag(spec.read_only);
           default:
             break;
         }

@@ -42,6 +42,7 @@ enum Key : int {
   kIcfEnable,
   kClientCa,    // Linux extension: ssl/spipe servers require client certs
   kClientCert,  // Linux extension: the certificate an ssl/spipe client shows
+  kReadOnly,    // Linux extension: the server's clients are observers
   kKeyCount,
 };
 
