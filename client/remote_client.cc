@@ -170,11 +170,6 @@ void RemoteClient::Leave() {
   mu_.AwaitWithTimeout(absl::Condition(&closed_), kCloseTimeout);
 }
 
-bool RemoteClient::read_only() const {
-  MutexLock lock(&mu_);
-  return read_only_;
-}
-
 std::optional<Ending> RemoteClient::ending() const {
   MutexLock lock(&mu_);
   return ending_;

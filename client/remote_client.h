@@ -124,9 +124,6 @@ class RemoteClient {
   // has been written. Blocks until closed. Idempotent.
   void Leave() ABSL_LOCKS_EXCLUDED(mu_);
 
-  // read_only: the server said we are an observer. False before Join.
-  bool read_only() const ABSL_LOCKS_EXCLUDED(mu_);
-
   // ending is why the session phase ended (kSessionGone: the session ended,
   // we were dropped or the server said goodbye; kProtocolError: the
   // connection broke), or nullopt while it goes on or after Leave.

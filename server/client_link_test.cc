@@ -232,8 +232,10 @@ TEST_F(ClientLinkTest, ObserverInputAndBreakAreRefusedAndSeenAsRefused) {
   ASSERT_TRUE(input_refused.has_value());
   EXPECT_EQ(input_refused->notice().identity(), "box\\alice");
   EXPECT_TRUE(sink_.lines().empty());
-  MutexLock lock(&seen_mu);
-  EXPECT_THAT(seen, ::testing::ElementsAre("refused: kill", "refused: <break>"));
+  {
+    MutexLock lock(&seen_mu);
+    EXPECT_THAT(seen, ::testing::ElementsAre("refused: kill", "refused: <break>"));
+  }
   // It is still a client: what the session prints reaches it.
   hub_->PublishOutput("still watching\n");
   EXPECT_TRUE(peer->WaitFor([](const Frame& frame) {
