@@ -436,7 +436,8 @@ int Clients(const Context& c) {
   if (response.clients().empty()) std::printf("No clients connected.\n");
   for (const v1::Client& client : response.clients()) {
     // `.clients` style: who, from where, and when last active.
-    std::printf("%s, %s via %s, last active %s\n", client.identity().c_str(),
+    std::printf("%s%s, %s via %s, last active %s\n", client.identity().c_str(),
+                client.observer() ? " (observer)" : "",
                 client.peer().c_str(), client.server().c_str(),
                 absl::FormatTime(absl::FromUnixSeconds(
                                      client.last_active_time().seconds()))

@@ -84,18 +84,22 @@ bool RemoteClient::WaitForHistory() {
 }
 
 void RemoteClient::SendLine(const std::string& line, bool typed) {
-  if (typed) {
-    // Runs before the reply can arrive: the line is not even sent yet.
-    asio::post(strand_, [this, line] {
-      writer_.Output(echo_.Expect(line));
-      writer_.LineEnded();  // the user's Enter
-    });
-  }
   std::shared_ptr<FrameConnection> connection;
+  bool read_only;
   {
     MutexLock lock(&mu_);
     input_mark_ = output_bytes_;
+    refusal_mark_ = refusals_;
     connection = connection_;
+    read_only = read_only_;
+  }
+  if (typed) {
+    // Runs before the reply can arrive: the line is not even sent yet. An
+    // observer's line reaches no engine, so nothing will echo it.
+    asio::post(strand_, [this, line, read_only] {
+      if (!read_only) writer_.Output(echo_.Expect(line));
+      writer_.LineEnded();  // the user's Enter
+    });
   }
   if (connection == nullptr) return;
   Frame frame;
@@ -120,7 +124,8 @@ void RemoteClient::WaitForReply(absl::Duration settle, absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
   MutexLock lock(&mu_);
   auto replied = [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-    return output_bytes_ > input_mark_ || ending_.has_value() || closed_;
+    return output_bytes_ > input_mark_ || refusals_ > refusal_mark_ ||
+           ending_.has_value() || closed_;
   };
   if (!mu_.AwaitWithTimeout(absl::Condition(&replied),
                             deadline - absl::Now())) {
@@ -288,12 +293,14 @@ void RemoteClient::OnHandshake(absl::StatusOr<v1::wire::ServerHello> hello) {
                                             : hello->server_name().c_str(),
                transports::FormatClientSpec(spec_).c_str(),
                hello->session().c_str());
+  if (hello->read_only()) std::fprintf(stderr, "%s\n", kReadOnlyLine);
   std::fflush(stderr);
   std::shared_ptr<FrameConnection> connection;
   {
     MutexLock lock(&mu_);
     connection = connection_;
     last_activity_ = absl::Now();
+    read_only_ = hello->read_only();
     joined_ = true;
   }
   // Frames held since the handshake are delivered from here on.
@@ -352,6 +359,11 @@ void RemoteClient::OnNotice(const v1::wire::Notice& notice) {
       End({ExitCode::kSessionGone,
            absl::StrCat("dropped by the server: ", notice.text())});
       break;
+    case v1::wire::Notice::INPUT_REFUSED: {
+      MutexLock lock(&mu_);
+      ++refusals_;
+      break;
+    }
     default:
       break;
   }

@@ -5,7 +5,10 @@
 // in (`clicon=`), runs the client handshake, then joins the shared console:
 // engine output is written verbatim to the console as it arrives, notices
 // as `*** ...` lines (client/remote_format.h), and lines, breaks and a
-// goodbye go the other way.
+// goodbye go the other way. On a read-only server (ServerHello.read_only)
+// the client is an observer: it says so on joining, and the server answers
+// each line and break with a refusal, which is printed and counts as the
+// line's reply.
 //
 // Threading: the client owns one network thread (an EventLoop of one
 // thread) that does all Asio work and all console writes. The public
@@ -84,8 +87,9 @@ class RemoteClient {
   void SetOnEnd(std::function<void()> on_end);
 
   // Join connects, runs the handshake and joins the console, saying so on
-  // stderr (`Connected to servers/0 with '...' (session "...")`) before
-  // the history replay is printed. Blocks. Returns nullopt once joined,
+  // stderr (`Connected to servers/0 with '...' (session "...")`, then
+  // kReadOnlyLine for a read-only server) before the history replay is
+  // printed. Blocks. Returns nullopt once joined,
   // else why the client could not join: kCannotConnect, kAuthFailed or
   // kProtocolError. Call once.
   std::optional<Ending> Join() ABSL_LOCKS_EXCLUDED(mu_);
@@ -96,17 +100,18 @@ class RemoteClient {
 
   // SendLine sends one line of input and marks the output so far, for
   // WaitForReply. With `typed` the user typed it at the prompt, which
-  // already shows it: the engine's echo of it is not printed. Ignored once
-  // the connection is closing.
+  // already shows it: the engine's echo of it is not printed (an observer's
+  // line has none: the server refuses it). Ignored once the connection is
+  // closing.
   void SendLine(const std::string& line, bool typed = false)
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // SendBreak interrupts the target (Ctrl+Break).
   void SendBreak() ABSL_LOCKS_EXCLUDED(mu_);
 
-  // WaitForReply blocks until output has arrived since the last SendLine
-  // and has then been quiet for `settle`; or `timeout` has passed; or the
-  // session phase ended.
+  // WaitForReply blocks until output (or the server's refusal of an
+  // observer's line) has arrived since the last SendLine and has then been
+  // quiet for `settle`; or `timeout` has passed; or the session phase ended.
   void WaitForReply(absl::Duration settle, absl::Duration timeout)
       ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -187,6 +192,11 @@ class RemoteClient {
   // Output bytes received, and their count when the last line was sent.
   uint64_t output_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t input_mark_ ABSL_GUARDED_BY(mu_) = 0;
+  // The server refused our input (we are an observer): refusals received,
+  // and their count when the last line was sent.
+  bool read_only_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t refusals_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t refusal_mark_ ABSL_GUARDED_BY(mu_) = 0;
   // Anything printed (output or a notice): how often, and when last.
   uint64_t activity_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time last_activity_ ABSL_GUARDED_BY(mu_);

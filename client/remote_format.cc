@@ -60,6 +60,8 @@ std::optional<std::string> FormatNotice(const Notice& notice) {
       return absl::StrCat("*** dropped: ", notice.text());
     case Notice::SESSION_ENDED:
       return absl::StrCat("*** session ended: ", notice.text());
+    case Notice::INPUT_REFUSED:
+      return absl::StrCat("*** ", notice.text());
     default:
       return std::nullopt;  // HISTORY_END and kinds newer than this client
   }

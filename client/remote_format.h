@@ -29,6 +29,10 @@ enum class ExitCode : int {
   kSessionGone = 6,    // the session ended or the server let us go early
 };
 
+// The line dbgremote prints on joining a read-only server.
+inline constexpr char kReadOnlyLine[] =
+    "read-only: this server accepts no input; you are an observer";
+
 // Ending says why the client stops: the exit code and the line for stderr.
 struct Ending {
   ExitCode code = ExitCode::kOk;

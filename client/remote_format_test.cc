@@ -50,6 +50,13 @@ INSTANTIATE_TEST_SUITE_P(
                    "*** dropped: too slow"},
         NoticeCase{Notice::SESSION_ENDED, "", "the engine exited",
                    "*** session ended: the engine exited"},
+        // An observer (a client of a read-only server) is shown as one.
+        NoticeCase{Notice::CLIENT_JOINED, "box\\eve (observer)", "joined",
+                   "*** box\\eve (observer) connected"},
+        NoticeCase{Notice::INPUT_REFUSED, "box\\eve",
+                   "input refused: this server is read-only (you are an observer)",
+                   "*** input refused: this server is read-only (you are an "
+                   "observer)"},
         NoticeCase{Notice::HISTORY_END, "", "", std::nullopt},
         NoticeCase{Notice::KIND_UNSPECIFIED, "x", "y", std::nullopt}));
 

@@ -161,6 +161,7 @@ class ServerHandshakeOp final
     server_hello.set_auth_required(auth_required);
     server_hello.set_nonce(nonce_);
     server_hello.set_server_name(options_.server_name);
+    server_hello.set_read_only(options_.read_only);
     (void)connection_->Send(reply);
 
     if (!auth_required) {

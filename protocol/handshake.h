@@ -44,6 +44,8 @@ struct ServerHandshakeOptions {
   std::string server_name;  // "servers/N"
   // The server's password; empty: none. Never logged or sent.
   std::string password;
+  // ServerHello.read_only: the server's clients are observers.
+  bool read_only = false;
   // Shared failure throttle; nullptr: failures are delayed by one second
   // and never lock a source out.
   AuthThrottle* throttle = nullptr;

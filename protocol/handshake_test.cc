@@ -178,6 +178,20 @@ TEST_F(HandshakeTest, NoPassword) {
   EXPECT_EQ(outcome.server->protocol_version, kProtocolVersion);
 }
 
+TEST_F(HandshakeTest, ReadOnlyServerTellsTheClientItIsAnObserver) {
+  Outcome plain = Run(Options(), "");
+  ASSERT_TRUE(plain.client.ok()) << plain.client.status();
+  EXPECT_FALSE(plain.client->read_only());
+
+  ServerHandshakeOptions read_only = Options("Rabbit7");
+  read_only.read_only = true;
+  Outcome outcome = Run(std::move(read_only), "Rabbit7");
+  ASSERT_TRUE(outcome.client.ok()) << outcome.client.status();
+  EXPECT_TRUE(outcome.client->read_only());
+  EXPECT_TRUE(outcome.client->auth_required());
+  ASSERT_TRUE(outcome.server.ok()) << outcome.server.status();
+}
+
 TEST_F(HandshakeTest, RightPassword) {
   Outcome outcome = Run(Options("Rabbit7"), "Rabbit7");
   ASSERT_TRUE(outcome.client.ok()) << outcome.client.status();

@@ -57,11 +57,11 @@ void ClientLink::OnFrame(const Frame& frame) {
   last_active_nanos_ = absl::ToUnixNanos(absl::Now());
   switch (frame.body_case()) {
     case Frame::kInput:
-      if (options_.on_input) options_.on_input(frame);
+      Inspect(frame);
       hub_->Input(frame.input().line());
       break;
     case Frame::kBreak:
-      if (options_.on_input) options_.on_input(frame);
+      Inspect(frame);
       hub_->Break();
       break;
     case Frame::kBye:
@@ -82,6 +82,12 @@ void ClientLink::OnFrame(const Frame& frame) {
     default:
       break;  // frames of later protocol versions are ignored
   }
+}
+
+void ClientLink::Inspect(const Frame& frame) const {
+  const std::function<void(const Frame&)>& inspect =
+      hub_->observer() ? options_.on_refused : options_.on_input;
+  if (inspect) inspect(frame);
 }
 
 void ClientLink::OnClose(const absl::Status& status) {

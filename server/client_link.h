@@ -2,7 +2,8 @@
 // connection (frames on a transport) and its place in the session's shared
 // console (a HubClient).
 //
-// Frames in: Input and Break go to the hub; Bye ends the link; a handshake
+// Frames in: Input and Break go to the hub (which refuses an observer's,
+// telling it so: a client of a read-only server); Bye ends the link; a handshake
 // frame after the handshake is a protocol error (the client is told and
 // dropped). Frames out: the hub's queue is moved to the connection while
 // the connection holds less than `high_water` unsent bytes; the rest waits
@@ -40,6 +41,9 @@ struct ClientLinkOptions {
   // Sees each Input and Break frame, on the link's executor, before the
   // hub does (the audit trail). May be empty.
   std::function<void(const protocol::Frame&)> on_input;
+  // Sees, instead, each Input and Break frame of an observer, which the hub
+  // refuses. May be empty.
+  std::function<void(const protocol::Frame&)> on_refused;
 };
 
 class ClientLink : public std::enable_shared_from_this<ClientLink> {
@@ -73,6 +77,8 @@ class ClientLink : public std::enable_shared_from_this<ClientLink> {
 
   uint64_t id() const { return id_; }
   const std::string& identity() const { return identity_; }
+  // observer: its hub client is an observer, whose input is refused.
+  bool observer() const { return hub_->observer(); }
   const std::string& peer() const { return frames_->peer(); }
   absl::Time connect_time() const { return connect_time_; }
   // last_active: when the client last sent a frame.
@@ -90,6 +96,9 @@ class ClientLink : public std::enable_shared_from_this<ClientLink> {
              ClientLinkOptions options);
 
   void OnFrame(const protocol::Frame& frame);
+  // Inspect shows an Input or Break frame to on_input, or to on_refused
+  // when the hub will refuse it.
+  void Inspect(const protocol::Frame& frame) const;
   void OnClose(const absl::Status& status);
   // Pump schedules a pass moving frames from the hub to the connection.
   void Pump();

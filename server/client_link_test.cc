@@ -143,14 +143,16 @@ class ClientLinkTest : public ::testing::Test {
   // server does after the handshake.
   std::unique_ptr<Peer> Link(
       ClientLinkOptions options = {},
-      protocol::FrameConnectionOptions frame_options = {}) {
+      protocol::FrameConnectionOptions frame_options = {},
+      bool observer = false) {
     auto [ours, theirs] =
         protocol::testing::StreamPair(loop_.context(), "server", "client");
     auto frames = FrameConnection::Create(
         std::move(ours), protocol::MakeLengthPrefixedCodec(), frame_options);
     frames->Start(nullptr, nullptr);  // paused, as the handshake leaves it
     link_ = ClientLink::Make(
-        7, "box\\alice", frames, hub_->Attach("box\\alice"),
+        7, "box\\alice", frames,
+        hub_->Attach("box\\alice", {.observer = observer}),
         [this](uint64_t id, const std::string& reason) {
           MutexLock lock(&mu_);
           closed_ = Closed{id, reason};
@@ -192,6 +194,53 @@ TEST_F(ClientLinkTest, InputAndBreakReachTheEngineAttributed) {
   EXPECT_THAT(sink_.lines(),
               ::testing::ElementsAre("box\\alice: bt", "box\\alice: <break>"));
   EXPECT_GT(link_->last_active(), link_->connect_time());
+}
+
+TEST_F(ClientLinkTest, ObserverInputAndBreakAreRefusedAndSeenAsRefused) {
+  Mutex seen_mu;
+  std::vector<std::string> seen;  // "input: LINE", "refused: LINE", ...
+  auto record = [&](const char* what) {
+    return [&seen_mu, &seen, what](const Frame& frame) {
+      MutexLock lock(&seen_mu);
+      seen.push_back(absl::StrCat(
+          what, ": ", frame.has_break_() ? "<break>" : frame.input().line()));
+    };
+  };
+  ClientLinkOptions options;
+  options.on_input = record("input");
+  options.on_refused = record("refused");
+  std::unique_ptr<Peer> peer = Link(options, {}, /*observer=*/true);
+  EXPECT_TRUE(link_->observer());
+  peer->Start();
+  Frame input;
+  input.mutable_input()->set_line("kill");
+  peer->Send(input);
+  Frame interrupt;
+  interrupt.mutable_break_();
+  peer->Send(interrupt);
+
+  std::optional<Frame> break_refused = peer->WaitFor([](const Frame& frame) {
+    return IsNotice(frame, Notice::INPUT_REFUSED) &&
+           absl::StartsWith(frame.notice().text(), "break refused");
+  });
+  ASSERT_TRUE(break_refused.has_value());
+  EXPECT_THAT(break_refused->notice().text(), HasSubstr("read-only"));
+  std::optional<Frame> input_refused = peer->WaitFor([](const Frame& frame) {
+    return IsNotice(frame, Notice::INPUT_REFUSED) &&
+           absl::StartsWith(frame.notice().text(), "input refused");
+  });
+  ASSERT_TRUE(input_refused.has_value());
+  EXPECT_EQ(input_refused->notice().identity(), "box\\alice");
+  EXPECT_TRUE(sink_.lines().empty());
+  {
+    MutexLock lock(&seen_mu);
+    EXPECT_THAT(seen, ::testing::ElementsAre("refused: kill", "refused: <break>"));
+  }
+  // It is still a client: what the session prints reaches it.
+  hub_->PublishOutput("still watching\n");
+  EXPECT_TRUE(peer->WaitFor([](const Frame& frame) {
+    return IsOutput(frame, "still watching\n");
+  }).has_value());
 }
 
 TEST_F(ClientLinkTest, HistoryThenLiveOutputReachTheClientInOrder) {

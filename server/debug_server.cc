@@ -120,6 +120,7 @@ void DebugServer::Admit(std::unique_ptr<transports::Stream> stream) {
   options.session = session_->Describe().display_name();
   options.server_name = name();
   options.password = spec_.password;
+  options.read_only = spec_.read_only;
   options.throttle = context_.throttle;
   const std::string peer = frames->peer();
   const std::string source = frames->source();
@@ -178,8 +179,8 @@ void DebugServer::Refused(const absl::Status& why, const std::string& peer,
   }
 }
 
-void DebugServer::AuditInput(const protocol::Frame& frame, uint64_t client_id,
-                             const std::string& identity,
+void DebugServer::AuditInput(const protocol::Frame& frame, bool refused,
+                             uint64_t client_id, const std::string& identity,
                              const std::string& peer) const {
   std::vector<LogField> fields = {{"client", absl::StrCat("clients/", client_id)},
                                   {"identity", identity},
@@ -187,11 +188,23 @@ void DebugServer::AuditInput(const protocol::Frame& frame, uint64_t client_id,
                                   {"server", name()},
                                   {"session", session_name_}};
   if (frame.has_break_()) {
-    Audit("client_break", fields, "{} ({}) sent a break", identity, peer);
+    if (refused) {
+      Audit("client_break_refused", fields,
+            "{} ({}) sent a break, refused: the server is read-only", identity,
+            peer);
+    } else {
+      Audit("client_break", fields, "{} ({}) sent a break", identity, peer);
+    }
     return;
   }
   fields.emplace_back("line", frame.input().line());
-  Audit("client_input", fields, "{} ({}) typed a line", identity, peer);
+  if (refused) {
+    Audit("client_input_refused", fields,
+          "{} ({}) typed a line, refused: the server is read-only", identity,
+          peer);
+  } else {
+    Audit("client_input", fields, "{} ({}) typed a line", identity, peer);
+  }
 }
 
 void DebugServer::Attach(std::shared_ptr<protocol::FrameConnection> frames,
@@ -204,12 +217,19 @@ void DebugServer::Attach(std::shared_ptr<protocol::FrameConnection> frames,
   const uint64_t id = context_.next_client_id();
   std::weak_ptr<DebugServer> server = shared_from_this();
   ClientLinkOptions link_options;
-  link_options.on_input = [server, id, identity,
-                           peer = frames->peer()](const protocol::Frame& frame) {
-    if (auto self = server.lock()) self->AuditInput(frame, id, identity, peer);
+  auto audit = [server, id, identity, peer = frames->peer()](bool refused) {
+    return [=](const protocol::Frame& frame) {
+      if (auto self = server.lock()) {
+        self->AuditInput(frame, refused, id, identity, peer);
+      }
+    };
   };
+  link_options.on_input = audit(/*refused=*/false);
+  link_options.on_refused = audit(/*refused=*/true);
+  const bool observer = spec_.read_only;
   std::shared_ptr<ClientLink> link = ClientLink::Make(
-      id, identity, frames, session_->hub().Attach(identity),
+      id, identity, frames,
+      session_->hub().Attach(identity, {.observer = observer}),
       [server](uint64_t id, const std::string& reason) {
         if (auto self = server.lock()) self->Forget(id, reason);
       },
@@ -226,19 +246,21 @@ void DebugServer::Attach(std::shared_ptr<protocol::FrameConnection> frames,
   if (context_.metrics != nullptr) {
     context_.metrics->ClientConnected(transport());
   }
+  const std::string as = observer ? " (observer)" : "";
   LogInfo({{"server", name()},
            {"session", session_name_},
            {"client", absl::StrCat("clients/", id)},
            {"identity", identity},
            {"peer", frames->peer()}},
-          "{}: {} connected from {} as clients/{}", name(), identity,
-          frames->peer(), id);
+          "{}: {} connected from {} as clients/{}{}", name(), identity,
+          frames->peer(), id, as);
   v1::Client client;
   client.set_name(absl::StrCat("clients/", id));
   client.set_identity(identity);
   client.set_peer(frames->peer());
+  client.set_observer(observer);
   Emit(v1::Event::CLIENT_CONNECTED,
-       absl::StrCat(identity, " connected from ", frames->peer()), &client);
+       absl::StrCat(identity, as, " connected from ", frames->peer()), &client);
 }
 
 void DebugServer::Forget(uint64_t client_id, const std::string& reason) {
@@ -264,8 +286,11 @@ void DebugServer::Forget(uint64_t client_id, const std::string& reason) {
   client.set_name(absl::StrCat("clients/", client_id));
   client.set_identity(link->identity());
   client.set_peer(link->peer());
+  client.set_observer(link->observer());
   Emit(v1::Event::CLIENT_DISCONNECTED,
-       absl::StrCat(link->identity(), " disconnected: ", reason), &client);
+       absl::StrCat(link->identity(), link->observer() ? " (observer)" : "",
+                    " disconnected: ", reason),
+       &client);
   if (redialer_ != nullptr) {
     asio::post(strand_, [self = shared_from_this()] {
       if (!self->ended()) self->redialer_->Retry("the client left");
@@ -357,6 +382,7 @@ std::vector<v1::Client> DebugServer::Clients() const {
     client.set_name(absl::StrCat("clients/", id));
     client.set_identity(link->identity());
     client.set_peer(link->peer());
+    client.set_observer(link->observer());
     client.set_transport(std::string(transports::TransportName(spec_.transport)));
     client.set_server(name());
     client.set_session(session_name_);

@@ -7,7 +7,10 @@
 // then becomes a ClientLink between its connection and the session's hub.
 // Ending the server (`.endsrv`) stops new connections; connected clients
 // stay unless asked to go. The server publishes one event per fact: its
-// state changes, and each client's connect and disconnect.
+// state changes, and each client's connect and disconnect. Every client of
+// a read-only server (`readonly`) is an observer: told so in its
+// ServerHello, it sees the session, and its input and breaks are refused.
+// (The hub enforces it; this server tells the client and audits refusals.)
 //
 // Thread-safety: public methods may be called from any thread. Accepting
 // and dialling run on the server's strand; each client on its own.
@@ -115,9 +118,11 @@ class DebugServer : public std::enable_shared_from_this<DebugServer> {
   // authentication failure (wrong password, lockout).
   void Refused(const absl::Status& why, const std::string& peer,
                const std::string& source, const std::string& certified) const;
-  // AuditInput records a line (or a Break) a client sent.
-  void AuditInput(const protocol::Frame& frame, uint64_t client_id,
-                  const std::string& identity, const std::string& peer) const;
+  // AuditInput records a line (or a Break) a client sent, or, with
+  // `refused`, one an observer sent and the hub refused.
+  void AuditInput(const protocol::Frame& frame, bool refused,
+                  uint64_t client_id, const std::string& identity,
+                  const std::string& peer) const;
   void SetState(v1::Server::State state, const std::string& message);
   void Emit(v1::Event::Kind kind, const std::string& message,
             const v1::Client* client = nullptr);

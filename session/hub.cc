@@ -73,6 +73,12 @@ FramePtr MakeNotice(Notice::Kind kind, const std::string& identity,
   return frame;
 }
 
+// The refusals an observer gets, alone, for its input and its breaks.
+constexpr char kInputRefused[] =
+    "input refused: this server is read-only (you are an observer)";
+constexpr char kBreakRefused[] =
+    "break refused: this server is read-only (you are an observer)";
+
 // SplitLines turns one client input into engine lines: one trailing line
 // ending is dropped, embedded newlines separate lines, and a "\r" before a
 // "\n" goes with the "\n". An empty input is one empty line (for GDB: repeat
@@ -210,6 +216,7 @@ struct Hub::Impl {
     clients.erase(it);
     const uint64_t id = client->id_;
     const std::string identity = client->identity_;
+    const std::string shown = client->shown_identity();
     const std::string why =
         absl::StrCat("dropped: client fell behind by more than ",
                      options.client_queue_bytes, " bytes");
@@ -227,8 +234,18 @@ struct Hub::Impl {
     ++dropped;
     deferred.events.push_back(
         {MembershipEvent::Kind::kDropped, id, identity, why});
-    Broadcast(MakeNotice(Notice::CLIENT_LEFT, identity, "dropped: too slow"),
+    Broadcast(MakeNotice(Notice::CLIENT_LEFT, shown, "dropped: too slow"),
               nullptr, deferred);
+  }
+
+  // Tell queues `frame` for `client` alone, and drops it when it does not
+  // fit, as Broadcast would.
+  void Tell(HubClient& client, const FramePtr& frame, Deferred& deferred)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    if (!Push(client, frame, FrameBytes(*frame), /*enforce_limit=*/true,
+              deferred)) {
+      Drop(&client, deferred);
+    }
   }
 
   // Finish hands the observer to `deferred` if it has events for it.
@@ -246,13 +263,15 @@ Hub::Hub(HubOptions options, InputSink* sink)
 // client never calls its hub again.
 Hub::~Hub() { Close("session ended"); }
 
-std::shared_ptr<HubClient> Hub::Attach(std::string identity) {
+std::shared_ptr<HubClient> Hub::Attach(std::string identity,
+                                       HubClientOptions options) {
   Deferred deferred;
   std::shared_ptr<HubClient> client;
   {
     MutexLock lock(&impl_->mu);
     // The constructor is private, so no std::make_shared.
-    client.reset(new HubClient(this, impl_->next_id++, std::move(identity)));
+    client.reset(new HubClient(this, impl_->next_id++, std::move(identity),
+                               options.observer));
     if (impl_->closed) {
       MutexLock client_lock(&client->mu_);
       FramePtr notice = MakeNotice(Notice::SESSION_ENDED, client->identity_,
@@ -265,7 +284,7 @@ std::shared_ptr<HubClient> Hub::Attach(std::string identity) {
     // Who is here already, so that the newcomer's list of clients starts
     // complete; joins and leaves keep it up to date from then on.
     for (HubClient* present : impl_->clients) {
-      FramePtr notice = MakeNotice(Notice::CLIENT_PRESENT, present->identity_, "present");
+      FramePtr notice = MakeNotice(Notice::CLIENT_PRESENT, present->shown_identity(), "present");
       impl_->Push(*client, notice, FrameBytes(*notice), /*enforce_limit=*/false,
                   deferred);
     }
@@ -286,7 +305,7 @@ std::shared_ptr<HubClient> Hub::Attach(std::string identity) {
                   deferred);
     }
     impl_->Broadcast(
-        MakeNotice(Notice::CLIENT_JOINED, client->identity_, "joined"),
+        MakeNotice(Notice::CLIENT_JOINED, client->shown_identity(), "joined"),
         nullptr, deferred);
     impl_->clients.push_back(client.get());
     deferred.events.push_back(
@@ -380,6 +399,13 @@ void Hub::Input(HubClient& from, std::string line) {
     MutexLock lock(&impl_->mu);
     // Dropped, left, or the session ended since the client last looked.
     if (impl_->closed || !impl_->Attached(&from)) return;
+    // An observer's input goes no further: the others never learn of it.
+    if (from.observer_) {
+      impl_->Tell(from,
+                  MakeNotice(Notice::INPUT_REFUSED, from.identity_, kInputRefused),
+                  deferred);
+      lines.clear();
+    }
     for (const std::string& text : lines) {
       impl_->Broadcast(MakeNotice(Notice::COMMAND, from.identity_, text),
                        &from, deferred);
@@ -397,9 +423,15 @@ void Hub::Break(HubClient& from) {
   {
     MutexLock lock(&impl_->mu);
     if (impl_->closed || !impl_->Attached(&from)) return;
-    impl_->Broadcast(MakeNotice(Notice::COMMAND, from.identity_, "<Break>"),
-                     &from, deferred);
-    if (impl_->sink != nullptr) impl_->sink->Interrupt(from.identity_);
+    if (from.observer_) {
+      impl_->Tell(from,
+                  MakeNotice(Notice::INPUT_REFUSED, from.identity_, kBreakRefused),
+                  deferred);
+    } else {
+      impl_->Broadcast(MakeNotice(Notice::COMMAND, from.identity_, "<Break>"),
+                       &from, deferred);
+      if (impl_->sink != nullptr) impl_->sink->Interrupt(from.identity_);
+    }
     impl_->Finish(deferred);
   }
   deferred.Run();
@@ -418,8 +450,9 @@ void Hub::Leave(HubClient& from, const std::string& reason) {
       if (from.wakeup_) deferred.wakeups.push_back(from.wakeup_);
     }
     // `from` is alive: its own Leave or destructor is our caller.
-    impl_->Broadcast(MakeNotice(Notice::CLIENT_LEFT, from.identity_, reason),
-                     nullptr, deferred);
+    impl_->Broadcast(
+        MakeNotice(Notice::CLIENT_LEFT, from.shown_identity(), reason), nullptr,
+        deferred);
     deferred.events.push_back(
         {MembershipEvent::Kind::kLeft, from.id_, from.identity_, reason});
     impl_->Finish(deferred);
@@ -429,8 +462,13 @@ void Hub::Leave(HubClient& from, const std::string& reason) {
 
 // --- HubClient ---
 
-HubClient::HubClient(Hub* hub, uint64_t id, std::string identity)
-    : hub_(hub), id_(id), identity_(std::move(identity)) {}
+HubClient::HubClient(Hub* hub, uint64_t id, std::string identity,
+                     bool observer)
+    : hub_(hub), id_(id), identity_(std::move(identity)), observer_(observer) {}
+
+std::string HubClient::shown_identity() const {
+  return observer_ ? absl::StrCat(identity_, " (observer)") : identity_;
+}
 
 HubClient::~HubClient() {
   std::function<void()> wakeup;

@@ -9,6 +9,11 @@
 // arrival order, each announced to the *other* clients with a COMMAND notice
 // (`identity: line`). Join and leave are announced too.
 //
+// An observer (a client of a read-only server) sees all of that, but its
+// lines and breaks are refused: nothing reaches the InputSink or the other
+// clients, and the observer alone gets an INPUT_REFUSED notice. The others
+// see it join and leave as `identity (observer)`.
+//
 // Events are wire frames (dbgd.v1.wire.Frame holding Output or Notice),
 // shared between clients' queues, so a transport only serializes them.
 //
@@ -52,6 +57,12 @@ class InputSink {
   virtual void Interrupt(const std::string& identity) = 0;
 };
 
+// How a client takes part in the shared console.
+struct HubClientOptions {
+  // An observer sees everything and sends nothing: its input is refused.
+  bool observer = false;
+};
+
 struct HubOptions {
   size_t history_bytes = 64 * 1024;
   // A client whose undelivered frames exceed this many bytes is dropped.
@@ -85,7 +96,8 @@ class Hub {
   // replay=true), then a HISTORY_END notice; the other clients
   // get a CLIENT_JOINED notice. After Close, returns a client whose queue
   // holds only a SESSION_ENDED notice and is closed.
-  std::shared_ptr<HubClient> Attach(std::string identity);
+  std::shared_ptr<HubClient> Attach(std::string identity,
+                                    HubClientOptions options = {});
 
   // PublishOutput records engine output in the history and fans it out.
   void PublishOutput(absl::string_view bytes);
@@ -127,12 +139,14 @@ class HubClient {
 
   uint64_t id() const { return id_; }
   const std::string& identity() const { return identity_; }
+  // observer: attached as an observer, whose input is refused.
+  bool observer() const { return observer_; }
 
   // Input sends one line to the engine (a trailing "\r\n" or "\n" is
   // stripped; embedded newlines split it into several lines). Ignored once
-  // the client is closed.
+  // the client is closed. An observer's is refused (INPUT_REFUSED).
   void Input(std::string line);
-  // Break interrupts the target (Ctrl+Break).
+  // Break interrupts the target (Ctrl+Break). An observer's is refused.
   void Break();
   // Leave detaches the client; the others get CLIENT_LEFT. Idempotent; the
   // destructor leaves too.
@@ -154,11 +168,15 @@ class HubClient {
 
  private:
   friend class Hub;
-  HubClient(Hub* hub, uint64_t id, std::string identity);
+  HubClient(Hub* hub, uint64_t id, std::string identity, bool observer);
+  // shown_identity: who the others are told came or went, `identity` or
+  // `identity (observer)`.
+  std::string shown_identity() const;
 
   Hub* const hub_;
   const uint64_t id_;
   const std::string identity_;
+  const bool observer_;
 
   mutable Mutex mu_;
   std::deque<FramePtr> queue_ ABSL_GUARDED_BY(mu_);

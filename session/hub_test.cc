@@ -222,6 +222,109 @@ TEST(HubTest, AnnounceReachesEveryClientButNotTheSink) {
   EXPECT_THAT(sink.lines(), IsEmpty());
 }
 
+// --- Observers: clients of a read-only server. ---
+
+constexpr char kInputRefusedText[] =
+    "input refused: this server is read-only (you are an observer)";
+constexpr char kBreakRefusedText[] =
+    "break refused: this server is read-only (you are an observer)";
+
+TEST(HubTest, ObserverSeesHistoryOutputAndCommandsAndIsShownAsObserver) {
+  RecordingSink sink;
+  Hub hub(HubOptions{}, &sink);
+  hub.PublishOutput("(gdb) ");
+  auto [typist] = Attached(hub, {"host\\typist"});
+
+  auto watcher = hub.Attach("host\\watcher", {.observer = true});
+  EXPECT_TRUE(watcher->observer());
+  EXPECT_FALSE(typist->observer());
+  EXPECT_EQ(watcher->identity(), "host\\watcher");
+  EXPECT_THAT(Drain(*watcher),
+              ElementsAre(IsNotice(Notice::CLIENT_PRESENT, "host\\typist", "present"),
+                          IsOutput("(gdb) ", true), IsNoticeOfKind(Notice::HISTORY_END)));
+  EXPECT_THAT(Drain(*typist), ElementsAre(IsNotice(Notice::CLIENT_JOINED,
+                                                   "host\\watcher (observer)",
+                                                   "joined")));
+
+  typist->Input("bt\n");
+  hub.PublishOutput("#0 main ()\n");
+  EXPECT_THAT(sink.lines(), ElementsAre(Pair("host\\typist", "bt")));
+  EXPECT_THAT(Drain(*watcher),
+              ElementsAre(IsNotice(Notice::COMMAND, "host\\typist", "bt"),
+                          IsOutput("#0 main ()\n", false)));
+}
+
+TEST(HubTest, ObserverInputIsRefusedToItAloneAndReachesNobody) {
+  RecordingSink sink;
+  Hub hub(HubOptions{}, &sink);
+  auto typist = hub.Attach("host\\typist");
+  auto watcher = hub.Attach("host\\watcher", {.observer = true});
+  Drain(*typist);
+  Drain(*watcher);
+
+  watcher->Input("kill\n");
+  watcher->Input("first\nsecond\n");  // one refusal per input, however long
+  watcher->Break();
+
+  EXPECT_THAT(sink.lines(), IsEmpty());
+  EXPECT_THAT(sink.interrupts(), IsEmpty());
+  EXPECT_THAT(Drain(*typist), IsEmpty());
+  EXPECT_THAT(
+      Drain(*watcher),
+      ElementsAre(
+          IsNotice(Notice::INPUT_REFUSED, "host\\watcher", kInputRefusedText),
+          IsNotice(Notice::INPUT_REFUSED, "host\\watcher", kInputRefusedText),
+          IsNotice(Notice::INPUT_REFUSED, "host\\watcher", kBreakRefusedText)));
+
+  // The others go on as before, and the observer still watches.
+  typist->Input("info frame");
+  typist->Break();
+  EXPECT_THAT(sink.lines(), ElementsAre(Pair("host\\typist", "info frame")));
+  EXPECT_THAT(sink.interrupts(), ElementsAre("host\\typist"));
+  EXPECT_THAT(Drain(*watcher),
+              ElementsAre(IsNotice(Notice::COMMAND, "host\\typist", "info frame"),
+                          IsNotice(Notice::COMMAND, "host\\typist", "<Break>")));
+}
+
+TEST(HubTest, ObserverLeavingAndBeingDroppedIsShownAsObserver) {
+  HubOptions options;
+  options.client_queue_bytes = 200;
+  RecordingSink sink;
+  Hub hub(options, &sink);
+  EventLog log;
+  hub.SetMembershipObserver(log.Callback());
+  auto typist = hub.Attach("host\\typist");
+  auto quiet = hub.Attach("host\\quiet", {.observer = true});
+  auto flood = hub.Attach("host\\flood", {.observer = true});
+  Drain(*typist);
+  Drain(*quiet);
+  Drain(*flood);
+
+  quiet->Leave("the user left");
+  EXPECT_THAT(Drain(*typist),
+              ElementsAre(IsNotice(Notice::CLIENT_LEFT, "host\\quiet (observer)",
+                                   "the user left")));
+
+  // Refusals count against the observer's queue like anything else: one
+  // that types on without reading is dropped, and nothing reached the sink.
+  for (int i = 0; i < 100 && !flood->closed(); ++i) flood->Input("step\n");
+  EXPECT_TRUE(flood->closed());
+  EXPECT_EQ(hub.dropped_count(), 1u);
+  EXPECT_THAT(sink.lines(), IsEmpty());
+  EXPECT_THAT(Drain(*typist),
+              ElementsAre(IsNotice(Notice::CLIENT_LEFT, "host\\flood (observer)",
+                                   "dropped: too slow")));
+  EXPECT_THAT(Drain(*flood), ElementsAre(IsNoticeOfKind(Notice::DROPPED)));
+
+  // The membership observer gets the plain identity.
+  const auto events = log.events();
+  ASSERT_THAT(events, SizeIs(5));
+  EXPECT_THAT(events[3], IsEvent(MembershipEvent::Kind::kLeft, quiet->id(),
+                                 "host\\quiet"));
+  EXPECT_THAT(events[4], IsEvent(MembershipEvent::Kind::kDropped, flood->id(),
+                                 "host\\flood"));
+}
+
 TEST(HubTest, ConcurrentInputKeepsEachSendersOrderAndLosesNothing) {
   constexpr int kThreads = 4;
   constexpr int kLines = 1000;

@@ -1,5 +1,6 @@
 // Interactive dbgremote on a real terminal (a PTY pair): typed commands,
-// Ctrl+C breaking into the running target, Ctrl+B leaving the session.
+// Ctrl+C breaking into the running target, Ctrl+B leaving the session; and
+// an observer on a read-only server, whose Ctrl+C and lines are refused.
 
 #include <poll.h>
 #include <signal.h>
@@ -136,6 +137,63 @@ TEST(DbgremoteTtyTest, TypedCommandsCtrlCBreaksAndCtrlBLeaves) {
   // The daemon sees the Bye after the client has gone: wait for its line.
   EXPECT_TRUE(daemon.WaitForOutput("box\\alice) disconnected", absl::Seconds(10)))
       << daemon.output();
+
+  daemon.Signal(SIGTERM);
+  std::optional<int> status = daemon.Wait(absl::Seconds(15));
+  ASSERT_TRUE(status.has_value());
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << daemon.output();
+}
+
+TEST(DbgremoteTtyTest, ObserversCtrlCAndTypedLinesAreRefusedAndTheTargetRunsOn) {
+  testing::SocketDir dir;
+  const uint16_t port = testing::FreePortRun(2);
+  ASSERT_NE(port, 0);
+  Subprocess daemon({RunfilePath("server/dbgd"),
+                     "--control_listen=unix:" + dir.Join("control.sock"),
+                     "--launch=" + RunfilePath("tests/programs/target"),
+                     absl::StrCat("--server=tcp:port=", port, ";tcp:port=", port + 1,
+                                  ",readonly"),
+                     "--", "loop"});
+  ASSERT_TRUE(daemon.WaitForOutput("dbgd ready", absl::Seconds(30))) << daemon.output();
+
+  Terminal alice({RunfilePath("client/dbgremote"), "-remote",
+                  absl::StrCat("tcp:server=localhost,port=", port), "--identity=box\\alice"});
+  ASSERT_TRUE(alice.started());
+  ASSERT_TRUE(alice.WaitFor("(gdb)")) << alice.screen();
+  Terminal eve({RunfilePath("client/dbgremote"), "-remote",
+                absl::StrCat("tcp:server=localhost,port=", port + 1), "--identity=box\\eve"});
+  ASSERT_TRUE(eve.started());
+  ASSERT_TRUE(eve.WaitFor("read-only: this server accepts no input; you are an observer"))
+      << eve.screen();
+  ASSERT_TRUE(eve.WaitFor("(gdb)")) << eve.screen();
+  ASSERT_TRUE(alice.WaitFor("*** box\\eve (observer) connected")) << alice.screen();
+
+  alice.Type("run\r");
+  ASSERT_TRUE(alice.WaitFor("Starting program")) << alice.screen();
+  ASSERT_TRUE(eve.WaitFor("Starting program")) << eve.screen();
+  absl::SleepFor(absl::Milliseconds(300));
+
+  // Eve's Ctrl+C and her typed line are refused, and she is told.
+  eve.Type("\x03");
+  ASSERT_TRUE(eve.WaitFor("*** break refused: this server is read-only (you are an observer)"))
+      << eve.screen();
+  eve.Type("print 1+1\r");
+  ASSERT_TRUE(eve.WaitFor("*** input refused: this server is read-only (you are an observer)"))
+      << eve.screen();
+
+  // The target runs on: no SIGINT until Alice breaks in, and then both see it.
+  EXPECT_FALSE(alice.WaitFor("SIGINT", absl::Seconds(1))) << alice.screen();
+  alice.Type("\x03");
+  ASSERT_TRUE(alice.WaitFor("SIGINT")) << alice.screen();
+  ASSERT_TRUE(eve.WaitFor("SIGINT")) << eve.screen();
+  EXPECT_THAT(alice.screen(), ::testing::Not(::testing::HasSubstr("box\\eve:")));
+  EXPECT_THAT(alice.screen(), ::testing::Not(::testing::HasSubstr("refused")));
+
+  eve.Type("\x02");
+  EXPECT_EQ(eve.ExitCode(), 0) << eve.screen();
+  ASSERT_TRUE(alice.WaitFor("*** box\\eve (observer) left")) << alice.screen();
+  alice.Type("\x02");
+  EXPECT_EQ(alice.ExitCode(), 0) << alice.screen();
 
   daemon.Signal(SIGTERM);
   std::optional<int> status = daemon.Wait(absl::Seconds(15));

@@ -241,6 +241,32 @@ TEST_F(WebTest, AWebClientSharesTheConsoleOverTheProtocol) {
   EXPECT_THAT(bob->output(), Not(HasSubstr("mallory")));
 }
 
+TEST_F(WebTest, AReadOnlyWebClientWatchesAndItsInputIsRefused) {
+  StartDaemon();
+  const uint16_t tcp_port = CreateServer(absl::StrCat("tcp:port=", Port()));
+  const std::string socket = SocketUrl(CreateWeb(absl::StrCat("web:port=", Port(), ",readonly")));
+  auto bob = Remote(absl::StrCat("tcp:server=localhost,port=", tcp_port), "bob@box");
+  ASSERT_TRUE(bob->WaitForOutput("(gdb)", absl::Seconds(30))) << bob->output();
+
+  Completed watched = Probe("join", socket, {"eve@web", "", "print 1000+337"});
+  EXPECT_THAT(watched.output,
+              AllOf(HasSubstr("read_only: True"), HasSubstr("auth: ok"),
+                    HasSubstr("frame: notice HISTORY_END"),
+                    HasSubstr("frame: notice INPUT_REFUSED"),
+                    HasSubstr("input refused: this server is read-only")))
+      << watched.output;
+  EXPECT_THAT(watched.output, Not(HasSubstr("1337")));
+  // bob saw eve come and go as an observer, and nothing of her input.
+  ASSERT_TRUE(bob->WaitForOutput("*** eve@web (observer) left", absl::Seconds(10)))
+      << bob->output();
+  bob->WriteStdin("print 6*7\n");
+  ASSERT_TRUE(bob->WaitForOutput("$1 = 42", absl::Seconds(15))) << bob->output();
+  EXPECT_THAT(bob->output(), AllOf(HasSubstr("*** eve@web (observer) connected"),
+                                   Not(HasSubstr("1000+337")), Not(HasSubstr("1337"))));
+  bob->CloseStdin();
+  EXPECT_EQ(ExitCode(*bob), 0) << bob->output();
+}
+
 TEST_F(WebTest, PlaintextListensOnLoopbackOnly) {
   StartDaemon();
   const uint16_t v4 = Port();

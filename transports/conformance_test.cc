@@ -528,6 +528,48 @@ TEST_P(ConformanceTest, CodecCarriesFramesOverTheLink) {
   ASSERT_TRUE(sent.WaitForNotificationWithTimeout(kTimeout));
 }
 
+// `readonly` makes a server's clients observers: the hub's business, never
+// the transport's. Every transport's server takes it, listens and carries
+// bytes as without it, lists it, and its client strings refuse it.
+TEST_P(ConformanceTest, ReadOnlyServersListenAndCarryBytesLikeAnyOther) {
+  const ServerSpec plain = Server(GetParam().server);
+  const ServerSpec spec = Server(GetParam().server + ",readonly");
+  EXPECT_TRUE(spec.read_only);
+  ServerSpec without = spec;
+  without.read_only = false;
+  EXPECT_EQ(without, plain);
+
+  absl::StatusOr<std::unique_ptr<Listener>> listener = factory_.Listen(spec, strand_);
+  ASSERT_TRUE(listener.ok()) << listener.status();
+  EXPECT_EQ(DescribePlace((*listener)->endpoint()), Fill(GetParam().place));
+  EXPECT_EQ(DescribeEndpoint(spec, (*listener)->endpoint()),
+            Fill(GetParam().endpoint) + ",ReadOnly");
+  const std::string connect = ConnectStringFor(spec, "localhost", (*listener)->endpoint());
+  EXPECT_THAT(connect, Not(HasSubstr("readonly"))) << connect;
+
+  auto [server, client] = Pair(**listener, Client(GetParam().client));
+  ASSERT_NE(server, nullptr);
+  const std::string hello = Frames("hello, observer");
+  Notification sent;
+  std::error_code error;
+  asio::post(server->executor(), [&] { Write(*server, hello, sent, error); });
+  EXPECT_EQ(ReadExactly(*client, hello.size()).bytes, hello);
+  ASSERT_TRUE(sent.WaitForNotificationWithTimeout(kTimeout));
+  OnStrand([&] { (*listener)->Close(); });
+
+  for (const std::string& refused :
+       {GetParam().client, GetParam().reverse_client}) {
+    if (refused.empty()) continue;
+    absl::StatusOr<ClientSpec> parsed = ParseClientSpec(Fill(refused) + ",readonly");
+    EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument) << refused;
+    EXPECT_THAT(parsed.status().message(), HasSubstr("readonly: unknown option"));
+    EXPECT_THAT(parsed.status().message(), HasSubstr("a server option"));
+  }
+  if (!GetParam().reverse_server.empty()) {
+    EXPECT_TRUE(Server(GetParam().reverse_server + ",readonly").read_only);
+  }
+}
+
 std::string CaseName(const ::testing::TestParamInfo<Case>& info) {
   return info.param.name;
 }

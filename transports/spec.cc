@@ -178,6 +178,7 @@ absl::StatusOr<ServerSpec> ParseServerSpec(std::string_view text) {
   if (spec.transport == Transport::kWeb) {
     if (absl::Status s = CheckWebTls(raw); !s.ok()) return s;
   }
+  spec.read_only = raw.has(grammar::kReadOnly);
 
   if (spec.reverse()) {
     // A reverse server is never listed, and it opens no listening port for

@@ -97,6 +97,9 @@ struct ServerSpec {
 
   bool hidden = false;
   bool icf_enable = false;
+  // `readonly` (a Linux extension): every client of this server is an
+  // observer; it sees the session but its input and breaks are refused.
+  bool read_only = false;
   IpVersion ip_version = IpVersion::kAny;
 
   // web (a Linux extension): serve plaintext HTTP beyond loopback.

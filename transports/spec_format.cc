@@ -132,6 +132,8 @@ std::string FormatServerSpec(const ServerSpec& spec, PasswordDisplay password) {
                       return If(!spec.client_ca.empty(), spec.client_ca);
                     case grammar::kInsecure:
                       return Flag(spec.insecure);
+                    case grammar::kReadOnly:
+                      return Flag(spec.read_only);
                     default:
                       return SharedValue(spec, key);
                   }
@@ -182,6 +184,8 @@ std::string FormatEndpoint(const ServerSpec& spec, uint16_t actual_port,
             return PasswordValue(spec.password, PasswordDisplay::kMask);
           case grammar::kClientCa:
             return If(!spec.client_ca.empty(), spec.client_ca);
+          case grammar::kReadOnly:
+            return Flag(spec.read_only);
           default:
             break;
         }

@@ -39,6 +39,13 @@ void CheckServer(const ServerSpec& spec) {
   (void)FormatEndpoint(spec, actual_port, *expanded);
 
   (void)ClientSpecFor(spec, "box17");
+  if (spec.transport == Transport::kWeb) {
+    // A browser's URL, not a `-remote` string.
+    const std::string url = ClientSpecFor(spec, "box17", actual_port);
+    const std::string start = spec.tls_protocol ? "https://box17:" : "http://box17:";
+    Check(url.compare(0, start.size(), start) == 0 && url.back() == '/');
+    return;
+  }
   absl::StatusOr<ClientSpec> client = ParseClientSpec(ClientSpecFor(
       spec, "box17", actual_port, *expanded, PasswordDisplay::kReveal));
   // Expansion may lengthen a pipe name past the 80 characters the grammar

@@ -35,6 +35,8 @@ constexpr std::array<KeyInfo, kKeyCount> kKeys = {{
     {"clientca", "clientca", "ClientCa", false},
     {"clientcert", "clientcert", "", false},
     {"insecure", "insecure", "", true},
+    // Listed, so that whoever searches knows its clients can only watch.
+    {"readonly", "readonly", "ReadOnly", true},
 }};
 
 constexpr Requirement Plain(Key key) { return {key, key, {}, {}}; }
@@ -47,24 +49,26 @@ constexpr Requirement kServerCert = {
 constexpr Requirement kServerOrClicon = {
     kServer, kClicon, "server= (or clicon= for a reverse connection)", ""};
 
-constexpr Key kNpipeServer[] = {kPipe, kHidden, kPassword, kIcfEnable};
+constexpr Key kNpipeServer[] = {kPipe, kHidden, kPassword, kIcfEnable,
+                                kReadOnly};
 constexpr Key kNpipeClient[] = {kServer, kPipe, kPassword};
 constexpr Requirement kNpipeServerNeeds[] = {Plain(kPipe)};
 constexpr Requirement kNpipeClientNeeds[] = {Plain(kServer), Plain(kPipe)};
 
 constexpr Key kTcpServer[] = {kPort,     kClicon,    kHidden,
-                              kPassword, kIpVersion, kIcfEnable};
+                              kPassword, kIpVersion, kIcfEnable, kReadOnly};
 constexpr Key kTcpClient[] = {kServer, kClicon, kPort, kPassword, kIpVersion};
 constexpr Requirement kTcpServerNeeds[] = {Plain(kPort)};
 constexpr Requirement kTcpClientNeeds[] = {kServerOrClicon, Plain(kPort)};
 
-constexpr Key kComServer[] = {kPort, kBaud, kChannel, kHidden, kPassword};
+constexpr Key kComServer[] = {kPort, kBaud, kChannel, kHidden, kPassword,
+                              kReadOnly};
 constexpr Key kComClient[] = {kPort, kBaud, kChannel, kPassword};
 constexpr Requirement kComNeeds[] = {Plain(kPort), Plain(kBaud),
                                      Plain(kChannel)};
 
 constexpr Key kSpipeServer[] = {kProto,  kCertUser, kMachUser, kPipe,
-                                kHidden, kPassword, kClientCa};
+                                kHidden, kPassword, kClientCa, kReadOnly};
 constexpr Key kSpipeClient[] = {kProto, kCertUser, kMachUser,  kServer,
                                 kPipe,  kPassword, kClientCert};
 constexpr Requirement kSpipeServerNeeds[] = {Plain(kProto), Plain(kPipe),
@@ -73,7 +77,8 @@ constexpr Requirement kSpipeClientNeeds[] = {Plain(kProto), Plain(kServer),
                                              Plain(kPipe)};
 
 constexpr Key kSslServer[] = {kProto,  kCertUser, kMachUser, kPort,
-                              kClicon, kHidden,   kPassword, kClientCa};
+                              kClicon, kHidden,   kPassword, kClientCa,
+                              kReadOnly};
 constexpr Key kSslClient[] = {kProto,  kCertUser, kMachUser, kServer,
                               kClicon, kPort,     kPassword, kClientCert};
 constexpr Requirement kSslServerNeeds[] = {Plain(kProto), Plain(kPort),
@@ -85,7 +90,7 @@ constexpr Requirement kSslClientNeeds[] = {Plain(kProto), kServerOrClicon,
 // given (ParseServerSpec checks that the certificate comes with it).
 constexpr Key kWebServer[] = {kProto,  kCertUser,   kMachUser, kPort,
                               kHidden, kPassword,   kIpVersion, kClientCa,
-                              kInsecure};
+                              kInsecure, kReadOnly};
 constexpr Requirement kWebServerNeeds[] = {Plain(kPort)};
 
 // One row per Transport, in the enum's order; the order is also the one

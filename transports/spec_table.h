@@ -43,6 +43,7 @@ enum Key : int {
   kClientCa,    // Linux extension: ssl/spipe servers require client certs
   kClientCert,  // Linux extension: the certificate an ssl/spipe client shows
   kInsecure,    // Linux extension: a plaintext web server beyond loopback
+  kReadOnly,    // Linux extension: the server's clients are observers
   kKeyCount,
 };
 

@@ -96,6 +96,24 @@ std::vector<ValidCase> ValidServerCases() {
       {"web:port=8443,certuser=srv,proto=tls1.2,clientca=ca",
        "web:proto=tls1.2,certuser=srv,port=8443,clientca=ca"},
       {"web:port=8080,ipversion=6", "web:port=8080,ipversion=6"},
+      // readonly (a Linux extension): a flag every server takes, last in
+      // canonical order.
+      {"npipe:readonly,pipe=p", "npipe:pipe=p,readonly"},
+      {"npipe:pipe=p,READONLY,hidden,password=x,IcfEnable",
+       "npipe:pipe=p,hidden,password=x,IcfEnable,readonly"},
+      {"tcp:ReadOnly,port=5005", "tcp:port=5005,readonly"},
+      {"tcp:port=1025,readonly,hidden,password=Pw12345,ipversion=6,IcfEnable",
+       "tcp:port=1025,hidden,password=Pw12345,ipversion=6,IcfEnable,readonly"},
+      {"tcp:port=53,clicon=box17,readonly",
+       "tcp:port=53,clicon=box17,readonly"},
+      {"com:port=COM2,baud=115200,channel=3,readonly",
+       "com:port=/dev/ttyS1,baud=115200,channel=3,readonly"},
+      {"spipe:proto=tls1,certuser=c,pipe=p,readonly,clientca=ca",
+       "spipe:proto=tls1,certuser=c,pipe=p,clientca=ca,readonly"},
+      {"ssl:readonly,proto=tls1,certuser=c,port=443,hidden",
+       "ssl:proto=tls1,certuser=c,port=443,hidden,readonly"},
+      {"ssl:proto=tls1,certuser=c,port=9000,clicon=laptop,readonly",
+       "ssl:proto=tls1,certuser=c,port=9000,clicon=laptop,readonly"},
   };
 }
 
@@ -156,6 +174,10 @@ std::vector<InvalidCase> InvalidServerCases() {
       {"tcp:port=5,hidden=1", "hidden", "takes no value"},
       {"tcp:port=5,IcfEnable=yes", "IcfEnable", "takes no value"},
       {"tcp:port=5,hidden=", "hidden", "takes no value"},
+      {"tcp:port=5,readonly=yes", "readonly", "is a flag and takes no value"},
+      {"npipe:pipe=p,readonly=", "readonly", "takes no value"},
+      {"tcp:port=5,readonly,READONLY", "readonly", "given more than once"},
+      {"com:readonly,baud=9600,channel=1", "port", "required for com servers"},
       // Unknown keys for the transport.
       {"tcp:pipe=x", "pipe", "unknown option for tcp servers"},
       {"tcp:port=5,server=box", "server", "unknown option for tcp servers"},
@@ -401,6 +423,22 @@ std::vector<InvalidCase> InvalidClientCases() {
       {"ssl:proto=tls1,server=box,port=1:9", "port", "needs clicon="},
       {"ssl:proto=tls1,server=box,port=5,ipversion=6", "ipversion",
        "unknown option for ssl"},
+      // readonly is the server's to give: every client string refuses it,
+      // naming it and saying whose option it is.
+      {"tcp:server=box,port=5,readonly", "readonly",
+       "unknown option for tcp clients (a server option, not a client's"},
+      {"tcp:clicon=box,port=5:9,ReadOnly", "ReadOnly",
+       "unknown option for tcp clients (a server option"},
+      {"npipe:server=.,pipe=p,readonly", "readonly",
+       "unknown option for npipe clients (a server option"},
+      {"com:port=COM1,baud=9600,channel=1,readonly", "readonly",
+       "unknown option for com clients (a server option"},
+      {"spipe:proto=tls1,server=.,pipe=p,readonly", "readonly",
+       "unknown option for spipe clients (a server option"},
+      {"ssl:proto=tls1,server=box,port=5,readonly", "readonly",
+       "unknown option for ssl clients (a server option"},
+      {"ssl:proto=tls1,clicon=box,port=5,readonly", "readonly",
+       "unknown option for ssl clients (a server option"},
   };
 }
 
@@ -453,6 +491,19 @@ std::vector<EndpointCase> EndpointCases() {
        "com:Port=/dev/ttyS1,Baud=115200,Channel=3"},
       {"com:port=COM2,baud=115200,channel=3,password=x", 0, "",
        "com:Port=/dev/ttyS1,Baud=115200,Channel=3,Password=*"},
+      // A read-only server says so in listings; hidden, IcfEnable never.
+      {"tcp:port=51:60,readonly,hidden,IcfEnable", 53, "",
+       "tcp:Port=53:60,ReadOnly"},
+      {"tcp:port=53,clicon=laptop,readonly", 0, "",
+       "tcp:Port=53,Clicon=laptop,ReadOnly"},
+      {"npipe:pipe=dbg_%d,password=x,readonly", 0, "dbg_7",
+       "npipe:Pipe=dbg_7,Password=*,ReadOnly"},
+      {"com:port=COM2,baud=115200,channel=3,readonly", 0, "",
+       "com:Port=/dev/ttyS1,Baud=115200,Channel=3,ReadOnly"},
+      {"ssl:proto=tls1,certuser=c,port=443,readonly", 443, "",
+       "ssl:Proto=tls1,CertUser=c,Port=443,ReadOnly"},
+      {"spipe:proto=tls1,certuser=c,pipe=p,readonly", 0, "",
+       "spipe:Proto=tls1,CertUser=c,Pipe=p,ReadOnly"},
   };
 }
 
@@ -510,6 +561,20 @@ std::vector<ClientForCase> ClientForCases() {
       {"com:port=COM2,baud=115200,channel=3,password=pw", "box17", 0, "", mask,
        "com:port=/dev/ttyS1,baud=115200,channel=3,password=*"},
       {"tcp:port=53", "[::1]", 53, "", mask, "tcp:server=::1,port=53"},
+      // A client of a read-only server connects as to any other: the
+      // server, not the string, makes it an observer.
+      {"tcp:port=53,readonly", "box17", 53, "", mask,
+       "tcp:server=box17,port=53"},
+      {"tcp:port=53,clicon=lap,readonly", "box17", 0, "", mask,
+       "tcp:clicon=box17,port=53"},
+      {"npipe:pipe=p,readonly", "box17", 0, "", mask,
+       "npipe:server=box17,pipe=p"},
+      {"com:port=COM2,baud=9600,channel=3,readonly", "box17", 0, "", mask,
+       "com:port=/dev/ttyS1,baud=9600,channel=3"},
+      {"ssl:proto=tls1,certuser=c,port=443,readonly", "box17", 443, "", mask,
+       "ssl:proto=tls1,certuser=c,server=box17,port=443"},
+      {"spipe:proto=tls1,certuser=c,pipe=p,readonly", "box17", 0, "", mask,
+       "spipe:proto=tls1,certuser=c,server=box17,pipe=p"},
   };
 }
 
@@ -627,6 +692,30 @@ TEST(ServerSpecFieldsTest, TcpRangeAndOptions) {
   EXPECT_FALSE(spec->reverse());
   EXPECT_EQ(spec->password, "Pw1");
   EXPECT_EQ(spec->ip_version, IpVersion::kV6);
+}
+
+TEST(ServerSpecFieldsTest, ReadOnlyIsAFlagOfEveryServerOffByDefault) {
+  for (const char* text :
+       {"tcp:port=5005", "tcp:port=53,clicon=box", "npipe:pipe=p",
+        "com:port=COM1,baud=9600,channel=0", "spipe:proto=tls1,certuser=c,pipe=p",
+        "ssl:proto=tls1,certuser=c,port=1", "ssl:proto=tls1,certuser=c,port=1,clicon=h"}) {
+    SCOPED_TRACE(text);
+    absl::StatusOr<ServerSpec> plain = ParseServerSpec(text);
+    ASSERT_TRUE(plain.ok()) << plain.status();
+    EXPECT_FALSE(plain->read_only);
+    absl::StatusOr<ServerSpec> read_only =
+        ParseServerSpec(std::string(text) + ",readonly");
+    ASSERT_TRUE(read_only.ok()) << read_only.status();
+    EXPECT_TRUE(read_only->read_only);
+    // Nothing else changes, and the flag survives formatting.
+    ServerSpec without = *read_only;
+    without.read_only = false;
+    EXPECT_EQ(without, *plain);
+    absl::StatusOr<ServerSpec> again =
+        ParseServerSpec(FormatServerSpec(*read_only, PasswordDisplay::kReveal));
+    ASSERT_TRUE(again.ok()) << again.status();
+    EXPECT_EQ(*again, *read_only);
+  }
 }
 
 TEST(ServerSpecFieldsTest, ReverseHostIsStripped) {

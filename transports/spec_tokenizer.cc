@@ -70,10 +70,17 @@ absl::StatusOr<RawOptions> Tokenize(absl::string_view text, Role role) {
     if (!key || !row.accepts(role, *key)) {
       std::vector<absl::string_view> names;
       for (Key k : row.rules(role).keys) names.push_back(KeyName(k));
-      return KeyError(Shown(written_key),
-                      absl::StrCat("unknown option for ", row.name, " ",
-                                   RoleNoun(role), " (expected ",
-                                   absl::StrJoin(names, ", "), ")"));
+      // A server's option in a client's string (`hidden`, `readonly` in a
+      // `-remote` string) says so: the server, not its client, decides.
+      const bool server_only = key && role == Role::kClient &&
+                               row.accepts(Role::kServer, *key);
+      return KeyError(
+          Shown(written_key),
+          absl::StrCat("unknown option for ", row.name, " ", RoleNoun(role),
+                       server_only ? " (a server option, not a client's; "
+                                     "expected "
+                                   : " (expected ",
+                       absl::StrJoin(names, ", "), ")"));
     }
     if (raw.has(*key)) {
       return KeyError(KeyName(*key), "given more than once");

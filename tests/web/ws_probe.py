@@ -39,6 +39,7 @@ def connect(identity="probe@test", password=""):
                                                       identity=identity)).SerializeToString())
     hello = receive(ws)
     print("session:", hello.server_hello.session)
+    print("read_only:", hello.server_hello.read_only)
     if hello.server_hello.auth_required:
         mac = hmac.new(password.encode(), hello.server_hello.nonce, hashlib.sha256).digest()
         ws.send_binary(w.Frame(auth_response=w.AuthResponse(mac=mac)).SerializeToString())

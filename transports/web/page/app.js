@@ -148,6 +148,10 @@ function onNotice(notice) {
       logNotice("session ended", text);
       writeOwnLine(`session ended: ${text}`);
       return;
+    case Kind.INPUT_REFUSED:
+      logNotice("refused", text);
+      writeOwnLine(text);
+      return;
     case Kind.HISTORY_END:
       return;
     default:
