@@ -80,9 +80,9 @@ function writeOutput(bytes) {
   atLineStart = bytes[bytes.length - 1] === 0x0a;
 }
 // writeOwnLine prints one of the page's lines (a notice) on a line of its
-// own, dimmed cyan: what dbgremote prints as `*** …`.
+// own, in cyan: what dbgremote prints as `*** …`.
 function writeOwnLine(text) {
-  term.write((atLineStart ? "" : "\r\n") + "\x1b[2;36m*** " + printable(text) + "\x1b[0m\r\n");
+  term.write((atLineStart ? "" : "\r\n") + "\x1b[36m*** " + printable(text) + "\x1b[0m\r\n");
   atLineStart = true;
 }
 
