@@ -150,9 +150,9 @@ class Link : public std::enable_shared_from_this<Link> {
       self->on_end_before_open_ = std::move(on_end);
       self->MakePeer();
       self->deadline_.expires_after(absl::ToChronoMilliseconds(self->upgrade_timeout_));
-      self->deadline_.async_wait([weak = std::weak_ptr<Link>(self)](std::error_code error) {
-        std::shared_ptr<Link> self = weak.lock();
-        if (error || self == nullptr || self->opened_) return;
+      // Until the upgrade (or the deadline) the timer is what keeps it.
+      self->deadline_.async_wait([self](std::error_code error) {
+        if (error || self->opened_) return;
         self->peer_->Close(1008, "the page did not open its console in time");
         self->Shut();
       });
@@ -204,9 +204,8 @@ class Link : public std::enable_shared_from_this<Link> {
         // The peer's answer ends the connection; a peer that never answers
         // is cut off after the grace.
         self->deadline_.expires_after(kCloseGrace);
-        self->deadline_.async_wait([weak = self->weak_from_this()](std::error_code error) {
-          std::shared_ptr<Link> self = weak.lock();
-          if (!error && self != nullptr) self->Shut();
+        self->deadline_.async_wait([self](std::error_code error) {
+          if (!error) self->Shut();
         });
       } else if (self->ended_) {
         // Over already: what it said is flushed, then it lingers and shuts.
@@ -257,8 +256,9 @@ class Link : public std::enable_shared_from_this<Link> {
       self->inbox_.append(message);
       self->ServeReader();
     };
-    callbacks.ended = [self](std::string reason) {
+    callbacks.ended = [self](std::string reason, bool clean) {
       self->ended_ = true;
+      self->clean_close_ = clean;
       self->end_reason_ = std::move(reason);
       self->end_error_ = asio::error::eof;
       self->ServeReader();
@@ -277,13 +277,21 @@ class Link : public std::enable_shared_from_this<Link> {
     if (reading_ || shut_) return;
     if (!lingering_ && (ended_ || inbox_.size() >= kInboxHighWater)) return;
     reading_ = true;
+    // Weakly: a TLS stream keeps its reader's callback itself, and a link
+    // holding itself would outlive the event loop. What keeps a link alive
+    // is its owner, or a timer while it is unowned (Start, Close, linger).
     inner_->AsyncReadSome(
         asio::buffer(read_buffer_),
-        [self = shared_from_this()](std::error_code error, size_t n) {
+        [weak = weak_from_this()](std::error_code error, size_t n) {
+          std::shared_ptr<Link> self = weak.lock();
+          if (self == nullptr) return;
           asio::dispatch(self->strand_, [self, error, n] {
-            self->reading_ = false;
-            if (self->shut_) return;
+            if (self->shut_) {
+              self->reading_ = false;
+              return;
+            }
             if (error) {
+              self->reading_ = false;
               if (self->lingering_) {
                 self->Shut();
                 return;
@@ -292,7 +300,11 @@ class Link : public std::enable_shared_from_this<Link> {
               self->ShutWhenFlushed();
               return;
             }
+            // Still `reading_` while the peer takes the bytes: what it calls
+            // back (a message served to a reader) must not start another
+            // read into the buffer it is reading from.
             if (!self->lingering_) self->peer_->Feed(self->read_buffer_.data(), n);
+            self->reading_ = false;
             self->Read();
           });
         });
@@ -345,6 +357,9 @@ class Link : public std::enable_shared_from_this<Link> {
       const size_t length = (size_t{p[0]} << 24) | (size_t{p[1]} << 16) |
                             (size_t{p[2]} << 8) | size_t{p[3]};
       if (length > protocol::kMaxFrameBytes) {
+        // Never produced by a conforming writer; nothing after it can be
+        // framed, so the whole write fails.
+        partial_.clear();
         asio::post(strand_, [handler = std::move(handler)] {
           handler(asio::error::message_size, 0);
         });
@@ -403,11 +418,16 @@ class Link : public std::enable_shared_from_this<Link> {
   // reset can destroy the close frame or response not yet read.
   void ShutWhenFlushed() {
     if (!ended_ || writing_ || !out_.empty() || shut_ || lingering_) return;
+    if (clean_close_) {
+      // Both close frames have passed: the peer sends nothing more, and
+      // waits for the server to close the connection (RFC 6455 §7.1.1).
+      Shut();
+      return;
+    }
     lingering_ = true;
     deadline_.expires_after(kCloseGrace);
-    deadline_.async_wait([weak = weak_from_this()](std::error_code error) {
-      std::shared_ptr<Link> self = weak.lock();
-      if (!error && self != nullptr) self->Shut();
+    deadline_.async_wait([self = shared_from_this()](std::error_code error) {
+      if (!error) self->Shut();
     });
     Read();
   }
@@ -455,6 +475,7 @@ class Link : public std::enable_shared_from_this<Link> {
   bool closed_ = false;  // the owner closed the stream
   bool shut_ = false;    // the inner stream is closed
   bool lingering_ = false;  // over; draining the peer's input until it closes
+  bool clean_close_ = false;  // the WebSocket close handshake completed
   std::string end_reason_;
   std::error_code end_error_;
 };

@@ -29,6 +29,7 @@ struct WebSocketPeer::Impl {
   // Set once the owner is gone: websocketpp may still run handlers while it
   // winds the connection down, and they must reach nothing.
   bool detached = false;
+  bool clean = false;  // the close handshake completed
   std::string reason = "connection closed";
 
   HttpRequest Request() const {
@@ -108,6 +109,7 @@ WebSocketPeer::WebSocketPeer(Callbacks callbacks, size_t max_message_bytes)
     impl->callbacks.message(message->get_payload());
   });
   connection->set_close_handler([impl](websocketpp::connection_hdl) {
+    impl->clean = true;
     const auto& c = impl->connection;
     impl->reason = "closed (code " + std::to_string(c->get_remote_close_code()) +
                    (c->get_remote_close_reason().empty()
@@ -123,7 +125,7 @@ WebSocketPeer::WebSocketPeer(Callbacks callbacks, size_t max_message_bytes)
     if (impl->ended) return;
     impl->ended = true;
     if (impl->detached) return;
-    impl->callbacks.ended(impl->reason);
+    impl->callbacks.ended(impl->reason, impl->clean);
   });
   connection->start();
 }

@@ -66,9 +66,10 @@ class WebSocketPeer {
     // message: one complete binary message.
     std::function<void(std::string_view message)> message;
     // ended: the connection is over (after an HTTP response, a close
-    // handshake, or a failure); `reason` says why for logs. Called once.
-    // Whatever `write` was given before is still to be sent.
-    std::function<void(std::string reason)> ended;
+    // handshake, or a failure); `reason` says why for logs, `clean` is true
+    // after a completed close handshake (the peer sends nothing more).
+    // Called once. Whatever `write` was given before is still to be sent.
+    std::function<void(std::string reason, bool clean)> ended;
   };
 
   // max_message_bytes bounds one received message (larger: close 1009);
