@@ -43,6 +43,12 @@ std::string Authority(const WebUrl& url) {
 // ClientLink is one WebSocket to a web server over `inner`: its upgrade,
 // then the Stream it presents. It lives on `strand_`; the inner stream's
 // handlers are sent there.
+//
+// What keeps a link alive is its owner and the handlers Asio holds: the
+// deadline's (during the upgrade and the close handshake), writes, posted
+// completions. The inner stream's read holds it weakly: a TLS stream keeps
+// its reader's handler itself, so a link held there would hold itself, and
+// never be freed if the event loop stopped with the read pending.
 class ClientLink : public std::enable_shared_from_this<ClientLink> {
  public:
   // OpenHandler learns, once and on the strand, whether the upgrade
@@ -61,9 +67,8 @@ class ClientLink : public std::enable_shared_from_this<ClientLink> {
       self->on_open_ = std::move(on_open);
       self->MakeClient(std::move(upgrade));
       self->deadline_.expires_after(absl::ToChronoMilliseconds(timeout));
-      self->deadline_.async_wait([weak = self->weak_from_this()](std::error_code error) {
-        std::shared_ptr<ClientLink> self = weak.lock();
-        if (error || self == nullptr || self->opened_) return;
+      self->deadline_.async_wait([self](std::error_code error) {
+        if (error || self->opened_) return;
         self->Opened(absl::DeadlineExceededError("upgrade: no answer in time"));
         self->Shut();
       });
@@ -105,9 +110,8 @@ class ClientLink : public std::enable_shared_from_this<ClientLink> {
         // The server's answer completes the handshake; a server that never
         // answers is cut off after the grace.
         self->deadline_.expires_after(absl::ToChronoMilliseconds(kCloseGrace));
-        self->deadline_.async_wait([weak = self->weak_from_this()](std::error_code error) {
-          std::shared_ptr<ClientLink> self = weak.lock();
-          if (!error && self != nullptr) self->Shut();
+        self->deadline_.async_wait([self](std::error_code error) {
+          if (!error) self->Shut();
         });
         self->Read();  // the answer may wait behind a full inbox
       } else if (self->input_over_) {
@@ -200,7 +204,9 @@ class ClientLink : public std::enable_shared_from_this<ClientLink> {
     reading_ = true;
     inner_->AsyncReadSome(
         asio::buffer(read_buffer_),
-        [self = shared_from_this()](std::error_code error, size_t n) {
+        [weak = weak_from_this()](std::error_code error, size_t n) {
+          std::shared_ptr<ClientLink> self = weak.lock();
+          if (self == nullptr) return;  // gone, and the inner stream with it
           asio::dispatch(self->strand_, [self, error, n] {
             self->reading_ = false;
             if (self->shut_) return;
