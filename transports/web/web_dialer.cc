@@ -532,6 +532,10 @@ absl::StatusOr<WebUrl> ParseWebUrl(std::string_view text) {
     }
     url.host = std::string(authority.substr(0, colon));
     port = authority.substr(colon + 1);
+    if (absl::StrContains(url.host, ':')) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("an IPv6 address goes in brackets: ", whole));
+    }
   }
   uint32_t number = 0;
   if (url.host.empty() || !absl::SimpleAtoi(port, &number) || number == 0 ||
