@@ -1,5 +1,6 @@
 // The transport conformance suite: every transport the factory builds must
-// pass it, made from real `.server` / `-remote` strings through the factory.
+// pass it, made from real `.server` / `-remote` strings through the factory
+// (a transport without `-remote` strings, web, names a client of its own).
 // A new transport adds its rows to kCases (below).
 
 #include <algorithm>
