@@ -479,7 +479,7 @@ TEST_P(ConformanceTest, CloseAbortsPendingOperations) {
   ASSERT_NE(server, nullptr);
 
   // A pending read on a stream closed by its owner.
-  Notification read_done;
+  Notification read_done, closed;
   std::error_code read_error;
   char byte;
   asio::post(server->executor(), [&] {
@@ -489,8 +489,13 @@ TEST_P(ConformanceTest, CloseAbortsPendingOperations) {
                             read_done.Notify();
                           });
     server->Close();
+    closed.Notify();
   });
   ASSERT_TRUE(read_done.WaitForNotificationWithTimeout(kTimeout));
+  // On a stream whose executor is not a strand, the aborted read may
+  // complete on another thread while Close is still running here; the
+  // stream must outlive it.
+  ASSERT_TRUE(closed.WaitForNotificationWithTimeout(kTimeout));
   EXPECT_EQ(read_error, asio::error::operation_aborted) << read_error.message();
 
   // A pending accept on a listener closed by its owner.
