@@ -1,5 +1,6 @@
 // The transport conformance suite: every transport the factory builds must
-// pass it, made from real `.server` / `-remote` strings through the factory.
+// pass it, made from real `.server` / `-remote` strings through the factory
+// (a transport without `-remote` strings, web, names a client of its own).
 // A new transport adds its rows to kCases (below).
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "asio/any_io_executor.hpp"
 #include "asio/post.hpp"
 #include "asio/strand.hpp"
 #include "common/event_loop.h"
@@ -26,7 +28,9 @@
 #include "testing/test_pki.h"
 #include "transports/factory.h"
 #include "transports/spec.h"
+#include "transports/tls/cert_store.h"
 #include "transports/transport.h"
+#include "transports/web/web_dialer.h"
 
 namespace dbgd::transports {
 namespace {
@@ -36,6 +40,16 @@ using ::testing::Not;
 using ::testing::IsEmpty;
 
 constexpr absl::Duration kTimeout = absl::Seconds(10);
+
+// CustomClient is the client of a transport that has no `-remote`
+// strings (web: browsers are its clients): how it reaches a server from
+// what its users are given (a URL), and which host that names.
+struct CustomClient {
+  absl::StatusOr<std::unique_ptr<Connector>> (*dial)(TransportFactory& factory,
+                                                     const std::string& address,
+                                                     asio::any_io_executor executor);
+  std::string (*host)(const std::string& address);
+};
 
 // One row: how to reach a server of this transport, and, for transports
 // with a reverse form, how a `clicon` server reaches a waiting client.
@@ -51,7 +65,35 @@ struct Case {
   std::string reverse_server;  // a `clicon` `.server` string, or empty
   std::string reverse_client;  // the `-remote` string that waits for it
   std::string reverse_endpoint;  // what listings show for that server
+  // Set for a transport without `-remote` strings: `client` is then what
+  // this client takes, and is also the connect string the server gives.
+  const CustomClient* custom_client = nullptr;
 };
+
+// The web rows' client does what the console page does in a browser
+// (transports/web/web_dialer.h), from the URL the browser opens; over
+// https it trusts the suite's CA, `testca`, as a browser trusts its own.
+absl::StatusOr<std::unique_ptr<Connector>> DialLikeABrowser(
+    TransportFactory& factory, const std::string& url, asio::any_io_executor executor) {
+  absl::StatusOr<web::WebUrl> parsed = web::ParseWebUrl(url);
+  if (!parsed.ok()) return parsed.status();
+  web::WebDialOptions options;
+  if (parsed->https) {
+    absl::StatusOr<tls::CertStore> store =
+        tls::CertStore::Open(factory.context().options().user_cert_dir, "certuser");
+    if (!store.ok()) return store.status();
+    absl::StatusOr<tls::TrustCert> ca = store->FindTrust("testca");
+    if (!ca.ok()) return ca.status();
+    options.trust_pem = ca->pem;
+  }
+  return web::DialWeb(std::move(executor), factory.context().io(), *parsed,
+                      std::move(options));
+}
+std::string HostOfUrl(const std::string& url) {
+  absl::StatusOr<web::WebUrl> parsed = web::ParseWebUrl(url);
+  return parsed.ok() ? parsed->host : "";
+}
+const CustomClient kBrowser = {.dial = &DialLikeABrowser, .host = &HostOfUrl};
 
 const Case kCases[] = {
     {.name = "tcp_ipv4",
@@ -108,6 +150,32 @@ const Case kCases[] = {
      .client = "com:port={TTY_B},baud=250000,channel=254,password=Secret1",
      .endpoint = "com:Port={TTY_A},Baud=250000,Channel=254,Password=*",
      .place = "{TTY_A} channel 254"},
+    // Plaintext web servers listen on loopback only: the URL they give out
+    // names the loopback address whatever host is asked for.
+    {.name = "web",
+     .server = "web:port={PORT}",
+     .client = "http://127.0.0.1:{PORT}/",
+     .endpoint = "web:Port={PORT}",
+     .place = "port {PORT}",
+     .custom_client = &kBrowser},
+    {.name = "web_ipv6",
+     .server = "web:port={PORT},ipversion=6",
+     .client = "http://[::1]:{PORT}/",
+     .endpoint = "web:Port={PORT},IpVersion=6",
+     .place = "port {PORT}",
+     .custom_client = &kBrowser},
+    {.name = "web_password",
+     .server = "web:port={PORT},password=Secret1",
+     .client = "http://127.0.0.1:{PORT}/",
+     .endpoint = "web:Port={PORT},Password=*",
+     .place = "port {PORT}",
+     .custom_client = &kBrowser},
+    {.name = "web_https",
+     .server = "web:proto=tls1,certuser=dbg,port={PORT}",
+     .client = "https://localhost:{PORT}/",
+     .endpoint = "web:Proto=tls1,CertUser=dbg,Port={PORT}",
+     .place = "port {PORT}",
+     .custom_client = &kBrowser},
 };
 
 // Frames returns `payload` in the stream framing every link carries
@@ -213,12 +281,21 @@ class ConformanceTest : public ::testing::TestWithParam<Case> {
     return pending;
   }
 
-  // Pair accepts on a forward listener while a client dials it: {server
-  // side, client side}.
-  std::pair<StreamPtr, StreamPtr> Pair(Listener& listener,
-                                       const ClientSpec& client) {
-    absl::StatusOr<std::unique_ptr<Connector>> connector =
-        factory_.Dial(client, strand_);
+  // DialRowClient: a connector for the row's client.
+  absl::StatusOr<std::unique_ptr<Connector>> DialRowClient() {
+    if (const CustomClient* custom = GetParam().custom_client) {
+      return custom->dial(factory_, Fill(GetParam().client), strand_);
+    }
+    return factory_.Dial(Client(GetParam().client), strand_);
+  }
+
+  // Pair accepts on a forward listener while a client dials it with
+  // `connector` (the row's client by default): {server side, client side}.
+  std::pair<StreamPtr, StreamPtr> Pair(Listener& listener) {
+    return Pair(listener, DialRowClient());
+  }
+  std::pair<StreamPtr, StreamPtr> Pair(
+      Listener& listener, absl::StatusOr<std::unique_ptr<Connector>> connector) {
     EXPECT_TRUE(connector.ok()) << connector.status();
     if (!connector.ok()) return {};
     std::shared_ptr<Pending> accepted = StartAccept(listener);
@@ -311,7 +388,7 @@ TEST_P(ConformanceTest, AcceptsAndConnectsNamingBothEnds) {
   std::unique_ptr<Listener> listener = ListenForward();
   ASSERT_NE(listener, nullptr);
   EXPECT_EQ(DescribePlace(listener->endpoint()), Fill(GetParam().place));
-  auto [server, client] = Pair(*listener, Client(GetParam().client));
+  auto [server, client] = Pair(*listener);
   ASSERT_NE(server, nullptr);
   ASSERT_NE(client, nullptr);
   EXPECT_THAT(server->peer(), Not(IsEmpty()));
@@ -323,7 +400,7 @@ TEST_P(ConformanceTest, AcceptsAndConnectsNamingBothEnds) {
 TEST_P(ConformanceTest, CarriesBytesBothWays) {
   std::unique_ptr<Listener> listener = ListenForward();
   ASSERT_NE(listener, nullptr);
-  auto [server, client] = Pair(*listener, Client(GetParam().client));
+  auto [server, client] = Pair(*listener);
   ASSERT_NE(server, nullptr);
 
   const std::string hello = Frames("hello, server");
@@ -346,7 +423,7 @@ TEST_P(ConformanceTest, CarriesBytesBothWays) {
 TEST_P(ConformanceTest, LargeWritesArriveWholeAndInOrderBothWaysAtOnce) {
   std::unique_ptr<Listener> listener = ListenForward();
   ASSERT_NE(listener, nullptr);
-  auto [server, client] = Pair(*listener, Client(GetParam().client));
+  auto [server, client] = Pair(*listener);
   ASSERT_NE(server, nullptr);
 
   // More than any socket buffer holds, both ways at once: neither side may
@@ -381,7 +458,7 @@ TEST_P(ConformanceTest, LargeWritesArriveWholeAndInOrderBothWaysAtOnce) {
 TEST_P(ConformanceTest, PeerCloseEndsTheOtherSidesRead) {
   std::unique_ptr<Listener> listener = ListenForward();
   ASSERT_NE(listener, nullptr);
-  auto [server, client] = Pair(*listener, Client(GetParam().client));
+  auto [server, client] = Pair(*listener);
   ASSERT_NE(server, nullptr);
   Notification closed;
   asio::post(client->executor(), [&] {
@@ -398,11 +475,11 @@ TEST_P(ConformanceTest, PeerCloseEndsTheOtherSidesRead) {
 TEST_P(ConformanceTest, CloseAbortsPendingOperations) {
   std::unique_ptr<Listener> listener = ListenForward();
   ASSERT_NE(listener, nullptr);
-  auto [server, client] = Pair(*listener, Client(GetParam().client));
+  auto [server, client] = Pair(*listener);
   ASSERT_NE(server, nullptr);
 
   // A pending read on a stream closed by its owner.
-  Notification read_done;
+  Notification read_done, closed;
   std::error_code read_error;
   char byte;
   asio::post(server->executor(), [&] {
@@ -412,8 +489,13 @@ TEST_P(ConformanceTest, CloseAbortsPendingOperations) {
                             read_done.Notify();
                           });
     server->Close();
+    closed.Notify();
   });
   ASSERT_TRUE(read_done.WaitForNotificationWithTimeout(kTimeout));
+  // On a stream whose executor is not a strand, the aborted read may
+  // complete on another thread while Close is still running here; the
+  // stream must outlive it.
+  ASSERT_TRUE(closed.WaitForNotificationWithTimeout(kTimeout));
   EXPECT_EQ(read_error, asio::error::operation_aborted) << read_error.message();
 
   // A pending accept on a listener closed by its owner.
@@ -443,7 +525,17 @@ TEST_P(ConformanceTest, EndpointDescriptionAndConnectStringReachTheServer) {
             Fill(GetParam().endpoint));
 
   // The connect string, given the host name the client should use, is a
-  // valid `-remote` string that reaches this listener.
+  // valid `-remote` string that reaches this listener; for a custom client,
+  // it is the very address the row's client is given.
+  if (const CustomClient* custom = GetParam().custom_client) {
+    const std::string address = Fill(GetParam().client);
+    const std::string connect = ConnectStringFor(
+        spec, custom->host(address), listener->endpoint(), PasswordDisplay::kReveal);
+    EXPECT_EQ(connect, address);
+    auto [server, client] = Pair(*listener, custom->dial(factory_, connect, strand_));
+    EXPECT_NE(server, nullptr) << connect;
+    return;
+  }
   const ClientSpec wanted = Client(GetParam().client);
   const std::string connect = ConnectStringFor(
       spec, wanted.server, listener->endpoint(), PasswordDisplay::kReveal);
@@ -454,7 +546,7 @@ TEST_P(ConformanceTest, EndpointDescriptionAndConnectStringReachTheServer) {
   // names what it trusts itself.
   parsed->com_device = wanted.com_device;
   parsed->cert = wanted.cert;
-  auto [server, client] = Pair(*listener, *parsed);
+  auto [server, client] = Pair(*listener, factory_.Dial(*parsed, strand_));
   EXPECT_NE(server, nullptr) << connect;
 }
 
@@ -498,7 +590,7 @@ TEST_P(ReverseConformanceTest, ReverseServerAttemptFailsWhileNoClientWaits) {
 TEST_P(ConformanceTest, CodecCarriesFramesOverTheLink) {
   std::unique_ptr<Listener> listener = ListenForward();
   ASSERT_NE(listener, nullptr);
-  auto [server, client] = Pair(*listener, Client(GetParam().client));
+  auto [server, client] = Pair(*listener);
   ASSERT_NE(server, nullptr);
   const Transport transport = Server(GetParam().server).transport;
   std::unique_ptr<protocol::FrameCodec> sending =
