@@ -93,7 +93,7 @@ class Wire {
     server.message = [this](std::string_view message) {
       server_seen_.messages.emplace_back(message);
     };
-    server.ended = [this](std::string reason) { server_seen_.ended = std::move(reason); };
+    server.ended = [this](std::string reason, bool) { server_seen_.ended = std::move(reason); };
     server_ = std::make_unique<WebSocketPeer>(std::move(server), kLimit);
 
     WebSocketClient::Callbacks client;
