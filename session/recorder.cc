@@ -122,6 +122,52 @@ void Recorder::Take(const std::string& events) {
   taken_bytes_ += events.size();
 }
 
+void Recorder::TakeOutput(const std::string& text) {
+  if (stopped_ || text.empty()) return;
+  const absl::Duration now = Elapsed();
+  std::string event = asciicast::EncodeEvent(now, "o", text);
+  const uint64_t room = options_.max_bytes -
+                        std::min(options_.max_bytes, taken_bytes_ + reserve_);
+  if (event.size() > room) {
+    // The longest start of `text` whose event fits, cut before a UTF-8
+    // lead byte (the encoded size grows with the length: a binary search).
+    auto boundary = [&text](size_t length) {
+      while (length > 0 && length < text.size() &&
+             (static_cast<unsigned char>(text[length]) & 0xC0) == 0x80) {
+        --length;
+      }
+      return length;
+    };
+    size_t fits = 0;  // the longest length known to fit
+    size_t low = 1;
+    size_t high = std::min<size_t>(text.size(), room);
+    while (low <= high) {
+      const size_t middle = boundary(low + (high - low) / 2);
+      if (middle < low) {  // no boundary in [low, middle]: look above
+        low = low + (high - low) / 2 + 1;
+        continue;
+      }
+      if (asciicast::EncodeEvent(now, "o", absl::string_view(text).substr(0, middle))
+              .size() <= room) {
+        fits = middle;
+        low = middle + 1;
+      } else {
+        high = middle - 1;
+      }
+    }
+    const size_t length = fits;
+    event = asciicast::EncodeEvent(now, "o", absl::string_view(text).substr(0, length));
+    if (length > 0) {
+      pending_ += event;
+      taken_bytes_ += event.size();
+    }
+    truncated_ = true;
+    StopWith(TruncatedMarker(options_.max_bytes));
+    return;
+  }
+  Take(event);
+}
+
 void Recorder::StopWith(const std::string& why) {
   const std::string marker = asciicast::EncodeEvent(Elapsed(), "m", why);
   pending_ += marker;
@@ -129,17 +175,12 @@ void Recorder::StopWith(const std::string& why) {
   stopped_ = true;
 }
 
-void Recorder::FlushText() {
-  const std::string rest = utf8_.Flush();
-  if (!rest.empty()) Take(asciicast::EncodeEvent(Elapsed(), "o", rest));
-}
+void Recorder::FlushText() { TakeOutput(utf8_.Flush()); }
 
 void Recorder::Output(absl::string_view bytes) {
   MutexLock lock(&mu_);
   if (stopped_) return;
-  const std::string text =
-      utf8_.Feed(text_.Output(std::string_view(bytes.data(), bytes.size())));
-  if (!text.empty()) Take(asciicast::EncodeEvent(Elapsed(), "o", text));
+  TakeOutput(utf8_.Feed(text_.Output(std::string_view(bytes.data(), bytes.size()))));
 }
 
 void Recorder::Notice(const v1::wire::Notice& notice) {
@@ -148,8 +189,7 @@ void Recorder::Notice(const v1::wire::Notice& notice) {
   const std::optional<std::string> line = protocol::FormatNotice(notice);
   if (!line.has_value()) return;
   // The line interrupts the output: what it left unfinished stays so.
-  const std::string text = absl::StrCat(utf8_.Flush(), text_.Line(*line));
-  Take(asciicast::EncodeEvent(Elapsed(), "o", text));
+  TakeOutput(absl::StrCat(utf8_.Flush(), text_.Line(*line)));
 }
 
 void Recorder::Input(const std::string& identity, absl::string_view line) {

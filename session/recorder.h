@@ -12,7 +12,8 @@
 // session. The recording is bounded twice: at `max_bytes` (the whole file)
 // it stops with a last marker saying it was truncated; and should the disk
 // fall `max_pending_bytes` behind, it stops with a marker saying so. The
-// session goes on either way.
+// session goes on either way. Output that reaches the limit is recorded up
+// to it (cut between characters); other events are whole or not at all.
 //
 // Thread-safety: every method may be called from any thread.
 
@@ -97,6 +98,9 @@ class Recorder final : public ConsoleTap {
   // Take queues `events` (whole lines), or stops the recording with a
   // marker when they do not fit.
   void Take(const std::string& events) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // TakeOutput queues an "o" event of `text` (valid UTF-8); at the limit,
+  // as much of it as fits, then the marker.
+  void TakeOutput(const std::string& text) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // StopWith ends the recording with a last marker saying `why`.
   void StopWith(const std::string& why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // FlushText turns a UTF-8 sequence left unfinished into an event.

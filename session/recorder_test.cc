@@ -149,13 +149,40 @@ TEST(RecorderTest, StopsAtItsLimitWithAMarkerAndStaysWithinIt) {
   ASSERT_TRUE(recorder->WaitDone(absl::Seconds(10)));
   const std::string text = ReadFile(path);
   EXPECT_THAT(text.size(), Le(kLimit));
-  EXPECT_GT(text.size(), kLimit - 200);  // it did fill up
   const std::vector<std::string> lines = Lines(text);
   EXPECT_EQ(lines.back(),
             "[T, \"m\", \"recording truncated: it reached its limit of 4096 "
             "bytes; the session went on unrecorded\"]");
-  EXPECT_EQ(lines[lines.size() - 2].rfind("[T, \"o\", \"line ", 0), 0u);
+  // Filled up to the room kept for the marker (whose time is shorter now
+  // than the longest it could be); the last output cut there.
+  EXPECT_GT(text.size(), kLimit - 48);
+  EXPECT_EQ(lines[lines.size() - 2].rfind("[T, \"o\", \"", 0), 0u);
   EXPECT_THAT(text, ::testing::Not(HasSubstr("after the limit")));
+}
+
+// Output that reaches the limit is recorded up to it, cut between
+// characters.
+TEST(RecorderTest, OutputAtTheLimitIsCutBetweenCharacters) {
+  const std::string path = TempPath("cut.cast");
+  constexpr uint64_t kLimit = kMinRecordingBytes;
+  auto recorder = Recorder::Start(Create(path), path, Options(kLimit));
+  std::string big;
+  for (int i = 0; i < 3000; ++i) big += "\xC3\xA9";  // é, 6000 bytes
+  recorder->Output(big);
+  recorder->Closed();
+  ASSERT_TRUE(recorder->WaitDone(absl::Seconds(10)));
+  const std::string text = ReadFile(path);
+  EXPECT_THAT(text.size(), Le(kLimit));
+  // Within the room kept for the marker and one character of the limit.
+  EXPECT_GT(text.size(), kLimit - 48);
+  const std::vector<std::string> lines = Lines(text);
+  ASSERT_EQ(lines.size(), 3u);
+  const std::string& cut = lines[1];
+  ASSERT_EQ(cut.rfind("[T, \"o\", \"\xC3\xA9", 0), 0u) << cut;
+  const std::string data = cut.substr(10, cut.size() - 12);
+  EXPECT_EQ(data.size() % 2, 0u);
+  for (size_t i = 0; i < data.size(); i += 2) ASSERT_EQ(data.substr(i, 2), "\xC3\xA9");
+  EXPECT_THAT(lines[2], HasSubstr("recording truncated"));
 }
 
 // A disk that stops taking data (here a pipe nobody reads) never holds up
