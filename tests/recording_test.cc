@@ -742,6 +742,25 @@ TEST(RecordingTest, CreateSessionFailsCleanlyWhenTheRecordingCannotBeMade) {
   EXPECT_EQ(ExitCodeOf(plain.status), 0) << plain.output;
 }
 
+// A recorded session that does not start leaves no recording behind.
+TEST(RecordingTest, ASessionThatDoesNotStartLeavesNoRecording) {
+  const std::string dir = absl::StrCat(TempDir(), "/unstarted");
+  Daemon daemon({"--record_sessions", "--recording_dir=" + dir});
+  ASSERT_TRUE(daemon.ready()) << daemon.output();
+  Completed made = daemon.Ctl(
+      {"create-session", "--engine=command", "--launch=/nonexistent/program"});
+  EXPECT_EQ(ExitCodeOf(made.status), 1) << made.output;
+  EXPECT_THAT(made.output, HasSubstr("NOT_FOUND"));
+  EXPECT_THAT(Recordings(dir), ::testing::IsEmpty());
+  Completed fetched = daemon.Fetch("1", TempDir() + "/unstarted.cast");
+  EXPECT_THAT(fetched.output, HasSubstr("NOT_FOUND: session sessions/1 not found"));
+  made = daemon.Ctl({"create-session", "--engine=command", "--launch=/bin/cat"});
+  EXPECT_EQ(ExitCodeOf(made.status), 0) << made.output;
+  const std::vector<std::string> files = Recordings(dir);
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_TRUE(absl::StartsWith(files[0], "session-2-")) << files[0];
+}
+
 struct FlagCase {
   std::vector<std::string> flags;
   std::string message;
