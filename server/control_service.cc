@@ -472,17 +472,23 @@ grpc::ServerWriteReactor<v1::RecordingChunk>* ControlService::GetRecording(
                              : absl::NotFoundError("no recordings");
   if (!opened.ok()) {
     if (!absl::IsNotFound(opened.status())) return refuse(opened.status());
-    if (sessions_.Find(name).ok()) {
-      return refuse(absl::NotFoundError(absl::StrCat(
-          name, " is not recorded (CreateSession with record, or dbgd "
-                "--record_sessions)")));
-    }
     const std::string kept =
         recordings_ != nullptr
             ? absl::StrCat(" (a recording is kept for ",
                            absl::FormatDuration(recordings_->options().keep),
                            " after its session ended: --recording_keep)")
             : "";
+    absl::StatusOr<std::shared_ptr<session::Session>> session = sessions_.Find(name);
+    if (session.ok() && (*session)->Describe().recording()) {
+      // Ended, never deleted, and kept no longer.
+      return refuse(absl::NotFoundError(
+          absl::StrCat("the recording of ", name, " has expired", kept)));
+    }
+    if (session.ok()) {
+      return refuse(absl::NotFoundError(absl::StrCat(
+          name, " is not recorded (CreateSession with record, or dbgd "
+                "--record_sessions)")));
+    }
     return refuse(absl::NotFoundError(absl::StrCat(
         "session ", name, " not found, and no recording of it is kept", kept)));
   }

@@ -687,13 +687,20 @@ TEST(RecordingTest, ExpiredRecordingsAreDeleted) {
                                    "--launch=/bin/cat"})
                            .status),
             0);
+  // A third ends by itself and stays listed, ended, until deleted.
+  ASSERT_EQ(ExitCodeOf(daemon.Ctl({"create-session", "--engine=command", "--launch=/bin/sh",
+                                   "--", "-c", "sleep 0.5"})
+                           .status),
+            0);
   std::vector<std::string> files = Recordings(dir);
-  std::string first, second;
+  std::string first, second, third;
   for (const std::string& name : files) {
     if (absl::StartsWith(name, "session-1-")) first = dir + "/" + name;
     if (absl::StartsWith(name, "session-2-")) second = dir + "/" + name;
+    if (absl::StartsWith(name, "session-3-")) third = dir + "/" + name;
   }
-  ASSERT_FALSE(first.empty() || second.empty()) << absl::StrJoin(files, ", ");
+  ASSERT_FALSE(first.empty() || second.empty() || third.empty())
+      << absl::StrJoin(files, ", ");
 
   ASSERT_EQ(ExitCodeOf(daemon.Ctl({"end-session", "1"}).status), 0);
   // Kept for a while after its end…
@@ -712,6 +719,15 @@ TEST(RecordingTest, ExpiredRecordingsAreDeleted) {
   EXPECT_THAT(expired.output, HasSubstr("NOT_FOUND: session sessions/1 not found, and no "
                                         "recording of it is kept (a recording is kept "
                                         "for 2s after its session ended"));
+  // The session that ended by itself is still listed; its recording went.
+  while (Exists(third) && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(100));
+  EXPECT_FALSE(Exists(third));
+  EXPECT_THAT(daemon.Ctl({"sessions"}).output, HasSubstr("sessions/3  command  ENDED"));
+  expired = daemon.Fetch("3", fetched);
+  EXPECT_EQ(ExitCodeOf(expired.status), 1);
+  EXPECT_THAT(expired.output, HasSubstr("NOT_FOUND: the recording of sessions/3 has expired "
+                                        "(a recording is kept for 2s after its session "
+                                        "ended: --recording_keep)"));
   // The running session's recording stays, older than 2s as it is.
   EXPECT_TRUE(Exists(second));
   EXPECT_EQ(ExitCodeOf(daemon.Fetch("2", fetched).status), 0);
