@@ -66,6 +66,9 @@ ABSL_FLAG(std::string, exe, "", "create-session: executable of --core.");
 ABSL_FLAG(std::string, remote, "",
           "create-session: a gdbstub at HOST:PORT (kernel mode).");
 ABSL_FLAG(std::string, display_name, "", "create-session: display name.");
+ABSL_FLAG(bool, record, false,
+          "create-session: record the console (--norecord: do not, whatever "
+          "the daemon's --record_sessions says; unset: as it says).");
 ABSL_FLAG(bool, machine, false,
           "certs: list the machine store (machuser=) instead of the user store.");
 ABSL_FLAG(bool, kill, false,
@@ -136,6 +139,7 @@ struct Context {
   const std::vector<std::string>& args;  // after the command name
   bool json;
   absl::Duration timeout;
+  const std::vector<std::string>& flags;  // the names of the flags given
 };
 
 std::string TargetText(const v1::Target& target);
@@ -177,10 +181,14 @@ int Sessions(const Context& c) {
   }
   if (response.sessions().empty()) std::printf("No sessions.\n");
   for (const v1::Session& s : response.sessions()) {
-    std::printf("%s  %s  %s  pid %d  servers %d  clients %d  %s%s%s\n",
+    const std::string recorded =
+        s.recording() ? absl::StrCat("  recorded ", s.recording_bytes(), " bytes",
+                                     s.recording_truncated() ? " (truncated)" : "")
+                      : "";
+    std::printf("%s  %s  %s  pid %d  servers %d  clients %d%s  %s%s%s\n",
                 s.name().c_str(), s.engine().c_str(),
                 v1::Session::State_Name(s.state()).c_str(), s.engine_pid(),
-                s.server_count(), s.client_count(),
+                s.server_count(), s.client_count(), recorded.c_str(),
                 TargetText(s.target()).c_str(),
                 s.end_reason().empty() ? "" : "  -- ",
                 s.end_reason().c_str());
@@ -235,6 +243,10 @@ int CreateSession(const Context& c) {
   if (!absl::GetFlag(FLAGS_remote).empty()) {
     target.mutable_remote()->set_address(absl::GetFlag(FLAGS_remote));
   }
+  // Unset unless given, so that the daemon's --record_sessions decides.
+  if (absl::c_linear_search(c.flags, "record")) {
+    request.set_record(absl::GetFlag(FLAGS_record));
+  }
   auto stub = v1::Control::NewStub(c.channel.channel());
   v1::Session response;
   grpc::Status status = stub->CreateSession(
@@ -244,11 +256,42 @@ int CreateSession(const Context& c) {
   if (c.json) {
     PrintJson(response);
   } else {
-    std::printf("%s: %s, %s, engine pid %d\n", response.name().c_str(),
+    std::printf("%s: %s, %s, engine pid %d%s\n", response.name().c_str(),
                 response.engine().c_str(), TargetText(response.target()).c_str(),
-                response.engine_pid());
+                response.engine_pid(), response.recording() ? ", recorded" : "");
   }
   return 0;
+}
+
+// Recording writes a session's recording (an asciicast v2 file) to stdout
+// as it arrives.
+int Recording(const Context& c) {
+  if (c.args.size() != 1) return UsageError("recording takes one SESSION");
+  v1::GetRecordingRequest request;
+  request.set_name(SessionName(c.args[0]));
+  auto stub = v1::Control::NewStub(c.channel.channel());
+  // The deadline covers the whole file (up to the daemon's
+  // --recording_max_bytes, 64 MiB by default).
+  std::unique_ptr<grpc::ClientContext> context =
+      c.channel.NewContext(std::max(c.timeout, absl::Seconds(300)));
+  std::unique_ptr<grpc::ClientReader<v1::RecordingChunk>> reader =
+      stub->GetRecording(context.get(), request);
+  v1::RecordingChunk chunk;
+  while (reader->Read(&chunk)) {
+    if (std::fwrite(chunk.data().data(), 1, chunk.data().size(), stdout) !=
+        chunk.data().size()) {
+      context->TryCancel();
+      reader->Finish();
+      std::fprintf(stderr, "dbgctl: recording: cannot write to stdout\n");
+      return kExitRpcError;
+    }
+  }
+  grpc::Status status = reader->Finish();
+  if (std::fflush(stdout) != 0) {
+    std::fprintf(stderr, "dbgctl: recording: cannot write to stdout\n");
+    return kExitRpcError;
+  }
+  return status.ok() ? 0 : RpcError(status);
 }
 
 int Exec(const Context& c) {
@@ -545,7 +588,8 @@ const std::vector<Command>& Commands() {
       {"create-session",
        "(--launch=PROG [-- ARGS] | --attach=PID |\n--core=CORE --exe=EXE | --remote=HOST:PORT)",
        "start a debugging session",
-       {"engine", "launch", "cwd", "run", "attach", "core", "exe", "remote", "display_name"},
+       {"engine", "launch", "cwd", "run", "attach", "core", "exe", "remote", "display_name",
+        "record"},
        CreateSession},
       {"sessions", "", "list debugging sessions", {}, Sessions},
       {"exec", "SESSION COMMAND...", "run one debugger command, print its output",
@@ -555,6 +599,8 @@ const std::vector<Command>& Commands() {
        {"kill"},
        EndSession},
       {"watch", "[SESSION]", "stream session, server and client events", {}, Watch},
+      {"recording", "SESSION",
+       "write a recorded session's console (asciicast v2) to stdout", {}, Recording},
       {"servers", "", "list debugging servers (.servers)", {"session"}, Servers},
       {"create-server", "SPEC", "start a debugging server (.server SPEC)",
        {"session"},
@@ -697,5 +743,5 @@ int main(int argc, char** argv) {
     return UsageError(std::string(channel.status().message()));
   }
   return command->run(Context{*channel, args, absl::GetFlag(FLAGS_json),
-                              absl::GetFlag(FLAGS_timeout)});
+                              absl::GetFlag(FLAGS_timeout), command_line->flags});
 }

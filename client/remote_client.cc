@@ -344,7 +344,7 @@ void RemoteClient::OnOutput(const v1::wire::Output& output) {
 }
 
 void RemoteClient::OnNotice(const v1::wire::Notice& notice) {
-  if (std::optional<std::string> line = FormatNotice(notice)) PrintLine(*line);
+  if (std::optional<std::string> line = protocol::FormatNotice(notice)) PrintLine(*line);
   switch (notice.kind()) {
     case v1::wire::Notice::HISTORY_END: {
       MutexLock lock(&mu_);

@@ -7,8 +7,6 @@
 
 namespace dbgd::client {
 
-using v1::wire::Notice;
-
 // The client handshake's own message when the server wants a password and
 // none was given (protocol/handshake.h).
 constexpr std::string_view kPasswordRequired = "the server requires a password";
@@ -45,28 +43,6 @@ Ending ConnectionEnding(const absl::Status& status) {
           absl::StrCat("connection broken: ", status.message())};
 }
 
-std::optional<std::string> FormatNotice(const Notice& notice) {
-  switch (notice.kind()) {
-    case Notice::COMMAND:
-      return absl::StrCat("*** ", notice.identity(), ": ", notice.text());
-    case Notice::CLIENT_JOINED:
-      return absl::StrCat("*** ", notice.identity(), " connected");
-    case Notice::CLIENT_LEFT:
-      if (notice.text().empty()) {
-        return absl::StrCat("*** ", notice.identity(), " left");
-      }
-      return absl::StrCat("*** ", notice.identity(), " left: ", notice.text());
-    case Notice::DROPPED:
-      return absl::StrCat("*** dropped: ", notice.text());
-    case Notice::SESSION_ENDED:
-      return absl::StrCat("*** session ended: ", notice.text());
-    case Notice::INPUT_REFUSED:
-      return absl::StrCat("*** ", notice.text());
-    default:
-      return std::nullopt;  // HISTORY_END and kinds newer than this client
-  }
-}
-
 std::string FormatBye(const v1::wire::Bye& bye) {
   return absl::StrCat("*** disconnected: ", bye.reason());
 }
@@ -83,17 +59,15 @@ std::vector<std::string> SplitCommands(std::string_view text) {
 
 void ConsoleWriter::Output(std::string_view bytes) {
   if (bytes.empty()) return;
-  std::fwrite(bytes.data(), 1, bytes.size(), out_);
+  const std::string text = text_.Output(bytes);
+  std::fwrite(text.data(), 1, text.size(), out_);
   std::fflush(out_);
-  at_line_start_ = bytes.back() == '\n';
 }
 
 void ConsoleWriter::Line(std::string_view line) {
-  if (!at_line_start_) std::fputc('\n', out_);
-  std::fwrite(line.data(), 1, line.size(), out_);
-  std::fputc('\n', out_);
+  const std::string text = text_.Line(line);
+  std::fwrite(text.data(), 1, text.size(), out_);
   std::fflush(out_);
-  at_line_start_ = true;
 }
 
 std::string EchoFilter::Expect(std::string_view line) {

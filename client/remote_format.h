@@ -15,6 +15,7 @@
 
 #include "absl/status/status.h"
 #include "dbgd/v1/wire.pb.h"
+#include "protocol/console_text.h"
 
 namespace dbgd::client {
 
@@ -49,11 +50,6 @@ Ending HandshakeEnding(const absl::Status& status);
 // broken connection.
 Ending ConnectionEnding(const absl::Status& status);
 
-// FormatNotice renders a Notice as the line dbgremote prints (without the
-// line ending), or nullopt for notices that print nothing (HISTORY_END,
-// unknown kinds).
-std::optional<std::string> FormatNotice(const v1::wire::Notice& notice);
-
 // FormatBye renders a Bye from the server: `*** disconnected: REASON`.
 std::string FormatBye(const v1::wire::Bye& bye);
 
@@ -63,7 +59,9 @@ std::vector<std::string> SplitCommands(std::string_view text);
 
 // ConsoleWriter writes engine output verbatim and dbgremote's own lines to
 // one FILE, flushing after each write, and starts an own line on a fresh
-// line when the output so far did not end with one.
+// line when the output so far did not end with one (protocol::ConsoleText,
+// which session recordings share; notices are rendered by
+// protocol::FormatNotice).
 class ConsoleWriter {
  public:
   // `out` must outlive the writer.
@@ -77,11 +75,11 @@ class ConsoleWriter {
 
   // LineEnded notes that the cursor went to a new line without us (the
   // user pressed Enter at the prompt).
-  void LineEnded() { at_line_start_ = true; }
+  void LineEnded() { text_.LineEnded(); }
 
  private:
   std::FILE* const out_;
-  bool at_line_start_ = true;  // the last byte written was '\n' (or none)
+  protocol::ConsoleText text_;
 };
 
 // EchoFilter drops the engine's echo of a line the user typed at the

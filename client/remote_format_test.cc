@@ -13,52 +13,6 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
-using v1::wire::Notice;
-
-Notice MakeNotice(Notice::Kind kind, std::string identity, std::string text) {
-  Notice notice;
-  notice.set_kind(kind);
-  notice.set_identity(std::move(identity));
-  notice.set_text(std::move(text));
-  return notice;
-}
-
-struct NoticeCase {
-  Notice::Kind kind;
-  std::string identity;
-  std::string text;
-  std::optional<std::string> line;
-};
-
-class FormatNoticeTest : public ::testing::TestWithParam<NoticeCase> {};
-
-TEST_P(FormatNoticeTest, RendersTheLine) {
-  const NoticeCase& c = GetParam();
-  EXPECT_EQ(FormatNotice(MakeNotice(c.kind, c.identity, c.text)), c.line);
-}
-
-INSTANTIATE_TEST_SUITE_P(
-    Kinds, FormatNoticeTest,
-    ::testing::Values(
-        NoticeCase{Notice::COMMAND, "box\\ann", "bt", "*** box\\ann: bt"},
-        NoticeCase{Notice::CLIENT_JOINED, "box\\ann", "joined",
-                   "*** box\\ann connected"},
-        NoticeCase{Notice::CLIENT_LEFT, "box\\ann", "left",
-                   "*** box\\ann left: left"},
-        NoticeCase{Notice::CLIENT_LEFT, "box\\ann", "", "*** box\\ann left"},
-        NoticeCase{Notice::DROPPED, "box\\ann", "too slow",
-                   "*** dropped: too slow"},
-        NoticeCase{Notice::SESSION_ENDED, "", "the engine exited",
-                   "*** session ended: the engine exited"},
-        // An observer (a client of a read-only server) is shown as one.
-        NoticeCase{Notice::CLIENT_JOINED, "box\\eve (observer)", "joined",
-                   "*** box\\eve (observer) connected"},
-        NoticeCase{Notice::INPUT_REFUSED, "box\\eve",
-                   "input refused: this server is read-only (you are an observer)",
-                   "*** input refused: this server is read-only (you are an "
-                   "observer)"},
-        NoticeCase{Notice::HISTORY_END, "", "", std::nullopt},
-        NoticeCase{Notice::KIND_UNSPECIFIED, "x", "y", std::nullopt}));
 
 TEST(FormatByeTest, NamesTheReason) {
   v1::wire::Bye bye;

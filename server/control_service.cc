@@ -1,11 +1,18 @@
 #include "server/control_service.h"
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <deque>
 #include <memory>
 #include <utility>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "common/posix_error.h"
 #include "common/mutex.h"
 #include "server/audit.h"
 #include "server/bearer_auth.h"
@@ -90,23 +97,85 @@ class EventWriter final : public grpc::ServerWriteReactor<v1::Event> {
 };
 
 // A server-streaming reactor that ends the stream at once with `status`.
-class FinishedWriter final : public grpc::ServerWriteReactor<v1::Event> {
+template <typename Message>
+class FinishedWriter final : public grpc::ServerWriteReactor<Message> {
  public:
-  explicit FinishedWriter(const grpc::Status& status) { Finish(status); }
+  explicit FinishedWriter(const grpc::Status& status) { this->Finish(status); }
   void OnDone() override { delete this; }
+};
+
+// A recording is sent in chunks of this size (well below the 4 MiB a stock
+// gRPC client accepts).
+constexpr size_t kRecordingChunkBytes = 64 * 1024;
+
+// RecordingReader streams the first `size` bytes of a recording's file,
+// one chunk in flight at a time.
+class RecordingReader final
+    : public grpc::ServerWriteReactor<v1::RecordingChunk> {
+ public:
+  explicit RecordingReader(RecordingStore::Opened opened)
+      : opened_(std::move(opened)) {
+    Next();
+  }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status::CANCELLED);
+      return;
+    }
+    Next();
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  void Next() {
+    if (offset_ >= opened_.size) {
+      Finish(grpc::Status::OK);
+      return;
+    }
+    const size_t want =
+        static_cast<size_t>(std::min<uint64_t>(kRecordingChunkBytes,
+                                               opened_.size - offset_));
+    std::string& data = *chunk_.mutable_data();
+    data.resize(want);
+    size_t got = 0;
+    while (got < want) {
+      const ssize_t n = ::pread(opened_.file.get(), data.data() + got,
+                                want - got, static_cast<off_t>(offset_ + got));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        Finish(ToGrpcStatus(
+            n < 0 ? PosixError(absl::StrCat("read ", opened_.path), errno)
+                  : absl::DataLossError(absl::StrCat(
+                        opened_.path, " is shorter than it was (",
+                        offset_ + got, " of ", opened_.size, " bytes)"))));
+        return;
+      }
+      got += static_cast<size_t>(n);
+    }
+    offset_ += want;
+    StartWrite(&chunk_);
+  }
+
+  const RecordingStore::Opened opened_;
+  uint64_t offset_ = 0;
+  v1::RecordingChunk chunk_;
 };
 
 }  // namespace
 
 ControlService::ControlService(std::string token, SessionManager& sessions,
                                ServerManager& servers, EventBus& events,
-                               Metrics* metrics, PageLimits page_limits)
+                               Metrics* metrics, PageLimits page_limits,
+                               RecordingStore* recordings)
     : token_(std::move(token)),
       sessions_(sessions),
       servers_(servers),
       events_(events),
       metrics_(metrics),
-      page_limits_(page_limits) {}
+      page_limits_(page_limits),
+      recordings_(recordings) {}
 
 v1::Session ControlService::Describe(const session::Session& session) const {
   v1::Session description = session.Describe();
@@ -366,12 +435,69 @@ grpc::ServerUnaryReactor* ControlService::DisconnectClient(
 grpc::ServerWriteReactor<v1::Event>* ControlService::WatchEvents(
     grpc::CallbackServerContext* context, const v1::WatchEventsRequest* request) {
   absl::Status status = Authorize(*context);
-  if (!status.ok()) return new FinishedWriter(ToGrpcStatus(status));
+  if (!status.ok()) return new FinishedWriter<v1::Event>(ToGrpcStatus(status));
   std::string session = request->session();
   if (!session.empty() && !absl::StartsWith(session, "sessions/")) {
     session = absl::StrCat("sessions/", session);
   }
   return new EventWriter(events_, std::move(session));
+}
+
+grpc::ServerWriteReactor<v1::RecordingChunk>* ControlService::GetRecording(
+    grpc::CallbackServerContext* context,
+    const v1::GetRecordingRequest* request) {
+  absl::Status auth = Authorize(*context);
+  if (!auth.ok()) {
+    return new FinishedWriter<v1::RecordingChunk>(ToGrpcStatus(auth));
+  }
+  // A recording holds everything typed: who fetched one is on record.
+  auto refuse = [&](const absl::Status& status) {
+    AuditControlCall("GetRecording", CallerIdentity(*context), context->peer(),
+                     {{"session", request->name()}}, status);
+    return new FinishedWriter<v1::RecordingChunk>(ToGrpcStatus(status));
+  };
+  if (request->name().empty()) {
+    return refuse(absl::InvalidArgumentError("name: is required"));
+  }
+  absl::string_view id_text = request->name();
+  absl::ConsumePrefix(&id_text, "sessions/");
+  uint64_t id = 0;
+  if (!absl::SimpleAtoi(id_text, &id)) {
+    return refuse(absl::InvalidArgumentError(absl::StrCat(
+        "name: \"", request->name(), "\" is not sessions/ID")));
+  }
+  const std::string name = absl::StrCat("sessions/", id);
+  absl::StatusOr<RecordingStore::Opened> opened =
+      recordings_ != nullptr ? recordings_->Open(id)
+                             : absl::NotFoundError("no recordings");
+  if (!opened.ok()) {
+    if (!absl::IsNotFound(opened.status())) return refuse(opened.status());
+    const std::string kept =
+        recordings_ != nullptr
+            ? absl::StrCat(" (a recording is kept for ",
+                           absl::FormatDuration(recordings_->options().keep),
+                           " after its session ended: --recording_keep)")
+            : "";
+    absl::StatusOr<std::shared_ptr<session::Session>> session = sessions_.Find(name);
+    if (session.ok() && (*session)->Describe().recording()) {
+      // Ended, never deleted, and kept no longer.
+      return refuse(absl::NotFoundError(
+          absl::StrCat("the recording of ", name, " has expired", kept)));
+    }
+    if (session.ok()) {
+      return refuse(absl::NotFoundError(absl::StrCat(
+          name, " is not recorded (CreateSession with record, or dbgd "
+                "--record_sessions)")));
+    }
+    return refuse(absl::NotFoundError(absl::StrCat(
+        "session ", name, " not found, and no recording of it is kept", kept)));
+  }
+  AuditControlCall("GetRecording", CallerIdentity(*context), context->peer(),
+                   {{"session", name},
+                    {"path", opened->path},
+                    {"bytes", absl::StrCat(opened->size)}},
+                   absl::OkStatus());
+  return new RecordingReader(*std::move(opened));
 }
 
 }  // namespace dbgd::server

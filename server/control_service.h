@@ -15,6 +15,7 @@
 #include "server/event_bus.h"
 #include "server/metrics.h"
 #include "server/page_token.h"
+#include "server/recording_store.h"
 #include "server/server_manager.h"
 #include "server/session_manager.h"
 
@@ -23,12 +24,13 @@ namespace dbgd::server {
 class ControlService final : public v1::Control::CallbackService {
  public:
   // `token`: bearer token every call must carry; empty = none required.
-  // `sessions`, `servers`, `events` and `metrics` (nullable) must outlive
-  // the service. `page_limits`: page sizes of the List methods
-  // (server/page_token.h).
+  // `sessions`, `servers`, `events`, `metrics` (nullable) and `recordings`
+  // (nullable: no session is recorded) must outlive the service.
+  // `page_limits`: page sizes of the List methods (server/page_token.h).
   ControlService(std::string token, SessionManager& sessions,
                  ServerManager& servers, EventBus& events,
-                 Metrics* metrics = nullptr, PageLimits page_limits = {});
+                 Metrics* metrics = nullptr, PageLimits page_limits = {},
+                 RecordingStore* recordings = nullptr);
 
   grpc::ServerUnaryReactor* CreateSession(
       grpc::CallbackServerContext* context,
@@ -76,6 +78,9 @@ class ControlService final : public v1::Control::CallbackService {
   grpc::ServerWriteReactor<v1::Event>* WatchEvents(
       grpc::CallbackServerContext* context,
       const v1::WatchEventsRequest* request) override;
+  grpc::ServerWriteReactor<v1::RecordingChunk>* GetRecording(
+      grpc::CallbackServerContext* context,
+      const v1::GetRecordingRequest* request) override;
 
  private:
   // Authorize returns OK when the caller may use the control plane.
@@ -92,6 +97,7 @@ class ControlService final : public v1::Control::CallbackService {
   EventBus& events_;
   Metrics* const metrics_;
   const PageLimits page_limits_;
+  RecordingStore* const recordings_;
 };
 
 }  // namespace dbgd::server

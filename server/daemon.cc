@@ -201,12 +201,16 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
     absl::Status valid = CheckMetricsListen(options.metrics_listen);
     if (!valid.ok()) return valid;
   }
+  absl::StatusOr<std::unique_ptr<RecordingStore>> recordings =
+      RecordingStore::Create(options.recordings);
+  if (!recordings.ok()) return recordings.status();
   if (!endpoint->unix_path.empty()) {
     absl::Status prepared = PrepareUnixSocketPath(endpoint->unix_path);
     if (!prepared.ok()) return prepared;
   }
 
   std::unique_ptr<Daemon> daemon(new Daemon());
+  daemon->recordings_ = *std::move(recordings);
   Daemon* self = daemon.get();
   absl::StatusOr<std::unique_ptr<discovery::Registry>> registry = MakeRegistry(
       options.discovery, [self](const discovery::RegistryState& state) {
@@ -226,7 +230,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   daemon->events_ = std::make_unique<EventBus>();
   daemon->audit_ = std::make_unique<AuditTrail>(*daemon->events_);
   daemon->sessions_ = std::make_unique<SessionManager>(
-      daemon->loop_->context(), *daemon->events_);
+      daemon->loop_->context(), *daemon->events_, daemon->recordings_.get());
   ServerManagerOptions server_options = options.servers;
   server_options.advertise_host = discovery->advertise_host;
   server_options.metrics = daemon->metrics_.get();
@@ -235,7 +239,8 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
       server_options);
   daemon->control_service_ = std::make_unique<ControlService>(
       daemon->endpoint_.token, *daemon->sessions_, *daemon->servers_,
-      *daemon->events_, daemon->metrics_.get(), options.pages);
+      *daemon->events_, daemon->metrics_.get(), options.pages,
+      daemon->recordings_.get());
   daemon->discovery_service_ =
       std::make_unique<DiscoveryService>(*daemon->registry_, options.pages);
   daemon->pages_ = options.pages;

@@ -23,6 +23,7 @@
 #include "server/discovery_service.h"
 #include "server/event_bus.h"
 #include "server/metrics.h"
+#include "server/recording_store.h"
 #include "server/registrar.h"
 #include "server/server_manager.h"
 #include "server/session_manager.h"
@@ -63,6 +64,7 @@ struct DaemonOptions {
   // HOST:PORT serving Prometheus metrics at /metrics; empty: off.
   std::string metrics_listen;
   PageLimits pages;    // the List and Search methods' page sizes
+  RecordingOptions recordings;  // session recordings (docs/recordings.md)
 };
 
 // The health-check service name that reports whether this daemon's servers
@@ -133,6 +135,7 @@ class Daemon {
   std::unique_ptr<EventLoop> loop_;
   std::unique_ptr<EventBus> events_;
   std::unique_ptr<AuditTrail> audit_;  // records what events_ reports
+  std::unique_ptr<RecordingStore> recordings_;  // outlives the sessions
   std::unique_ptr<SessionManager> sessions_;
   std::unique_ptr<ServerManager> servers_;
   std::unique_ptr<Registrar> registrar_;

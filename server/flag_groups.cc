@@ -67,6 +67,13 @@ absl::Span<const FlagGroup> DaemonFlagGroups() {
            "auth_failure_window",
            "auth_lockout",
        }},
+      {"Session recordings",
+       {
+           "record_sessions",
+           "recording_dir",
+           "recording_max_bytes",
+           "recording_keep",
+       }},
       {"Operating: metrics and logs",
        {
            "metrics_listen",

@@ -28,6 +28,7 @@
 #include "server/flag_groups.h"
 #include "server/logging.h"
 #include "server/port_map.h"
+#include "server/recording_store.h"
 #include "transports/flags.h"
 #include "spdlog/spdlog.h"
 
@@ -140,6 +141,18 @@ ABSL_FLAG(std::string, metrics_listen, "",
           "Serve Prometheus metrics at http://HOST:PORT/metrics (HOST an IPv4 "
           "address or name; 0.0.0.0 for every interface; port 0 for any). "
           "Plaintext and unauthenticated. Off by default.");
+// Session recordings (docs/recordings.md).
+ABSL_FLAG(bool, record_sessions, false,
+          "Record every session's console (an asciicast v2 file, `dbgctl "
+          "recording`) unless its CreateSession says otherwise.");
+ABSL_FLAG(std::string, recording_dir, dbgd::server::DefaultRecordingDir(),
+          "Where session recordings are kept (made mode 0700; files 0600).");
+ABSL_FLAG(int64_t, recording_max_bytes, 64 * 1024 * 1024,
+          "The largest a recording grows (at least 4096): there it stops, "
+          "with a last marker saying it was truncated; the session goes on.");
+ABSL_FLAG(absl::Duration, recording_keep, absl::Hours(24),
+          "How long a recording is kept after its session ended; then it is "
+          "deleted. inf keeps recordings forever.");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(3),
           "On SIGTERM/SIGINT, how long running calls may take before they "
           "are cancelled.");
@@ -312,6 +325,10 @@ int main(int argc, char** argv) {
   options.servers.throttle.window = absl::GetFlag(FLAGS_auth_failure_window);
   options.servers.throttle.lockout = absl::GetFlag(FLAGS_auth_lockout);
   options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  options.recordings.record_sessions = absl::GetFlag(FLAGS_record_sessions);
+  options.recordings.dir = absl::GetFlag(FLAGS_recording_dir);
+  options.recordings.max_bytes = absl::GetFlag(FLAGS_recording_max_bytes);
+  options.recordings.keep = absl::GetFlag(FLAGS_recording_keep);
 
   absl::StatusOr<std::unique_ptr<dbgd::server::Daemon>> daemon =
       dbgd::server::Daemon::Start(options);

@@ -10,8 +10,9 @@
 
 namespace dbgd::server {
 
-SessionManager::SessionManager(asio::io_context& io, EventBus& events)
-    : io_(io), events_(events) {}
+SessionManager::SessionManager(asio::io_context& io, EventBus& events,
+                               RecordingStore* recordings)
+    : io_(io), events_(events), recordings_(recordings) {}
 
 void SessionManager::Create(
     const v1::CreateSessionRequest& request,
@@ -29,17 +30,33 @@ void SessionManager::Create(
     return;
   }
   options.history_bytes = static_cast<size_t>(request.history_bytes());
+  uint64_t id = 0;
+  (void)absl::SimpleAtoi(options.id, &id);
+  const bool recorded = recordings_ != nullptr && recordings_->Wants(request);
+  if (recordings_ == nullptr && request.has_record() && request.record()) {
+    done(absl::FailedPreconditionError("record: this daemon does not record"));
+    return;
+  }
+  if (recorded) {
+    absl::StatusOr<std::shared_ptr<session::Recorder>> recorder =
+        recordings_->Begin(id, absl::StrCat("sessions/", options.id));
+    if (!recorder.ok()) {
+      done(recorder.status());
+      return;
+    }
+    options.recorder = *std::move(recorder);
+  }
   session::Session::Start(
       io_, std::move(options),
       [this](const v1::Event& event) { events_.Publish(event); },
-      [this, done = std::move(done)](
+      [this, id, recorded, done = std::move(done)](
           absl::StatusOr<std::shared_ptr<session::Session>> session) {
         if (!session.ok()) {
+          // Nothing of a session that never started is kept.
+          if (recorded) recordings_->Discard(id);
           done(session.status());
           return;
         }
-        uint64_t id = 0;
-        (void)absl::SimpleAtoi((*session)->id(), &id);
         {
           MutexLock lock(&mu_);
           sessions_.emplace(id, *session);

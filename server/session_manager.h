@@ -19,16 +19,21 @@
 #include "common/mutex.h"
 #include "dbgd/v1/control.pb.h"
 #include "server/event_bus.h"
+#include "server/recording_store.h"
 #include "session/session.h"
 
 namespace dbgd::server {
 
 class SessionManager {
  public:
-  SessionManager(asio::io_context& io, EventBus& events);
+  // `recordings` (nullable: sessions are never recorded) must outlive the
+  // manager.
+  SessionManager(asio::io_context& io, EventBus& events,
+                 RecordingStore* recordings = nullptr);
 
   // Create starts a session; `done` gets its description once it is ready,
-  // or why it could not start.
+  // or why it could not start. A recorded session's recording begins
+  // before its engine starts, and is thrown away if it does not.
   void Create(const v1::CreateSessionRequest& request,
               std::function<void(absl::StatusOr<v1::Session>)> done);
 
@@ -52,6 +57,7 @@ class SessionManager {
  private:
   asio::io_context& io_;
   EventBus& events_;
+  RecordingStore* const recordings_;
 
   mutable Mutex mu_;
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;

@@ -205,6 +205,13 @@ struct Hub::Impl {
     for (HubClient* client : overflowed) Drop(client, deferred);
   }
 
+  // BroadcastNotice is Broadcast for a notice, which the tap sees first.
+  void BroadcastNotice(const FramePtr& frame, const HubClient* except,
+                       Deferred& deferred) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    if (options.tap != nullptr) options.tap->Notice(frame->notice());
+    Broadcast(frame, except, deferred);
+  }
+
   // Drop tells `client` why, closes it and tells everyone else. Announcing
   // the drop may overflow (and drop) yet another client, which may be one
   // still waiting in a caller's list: hence the pointer, compared with the
@@ -234,8 +241,8 @@ struct Hub::Impl {
     ++dropped;
     deferred.events.push_back(
         {MembershipEvent::Kind::kDropped, id, identity, why});
-    Broadcast(MakeNotice(Notice::CLIENT_LEFT, shown, "dropped: too slow"),
-              nullptr, deferred);
+    BroadcastNotice(MakeNotice(Notice::CLIENT_LEFT, shown, "dropped: too slow"),
+                    nullptr, deferred);
   }
 
   // Tell queues `frame` for `client` alone, and drops it when it does not
@@ -304,7 +311,7 @@ std::shared_ptr<HubClient> Hub::Attach(std::string identity,
       impl_->Push(*client, end, FrameBytes(*end), /*enforce_limit=*/false,
                   deferred);
     }
-    impl_->Broadcast(
+    impl_->BroadcastNotice(
         MakeNotice(Notice::CLIENT_JOINED, client->shown_identity(), "joined"),
         nullptr, deferred);
     impl_->clients.push_back(client.get());
@@ -321,6 +328,9 @@ void Hub::PublishOutput(absl::string_view bytes) {
   Deferred deferred;
   {
     MutexLock lock(&impl_->mu);
+    if (impl_->options.tap != nullptr && !impl_->closed) {
+      impl_->options.tap->Output(bytes);
+    }
     impl_->AppendHistory(bytes);
     for (size_t at = 0; at < bytes.size(); at += kMaxOutputFrameBytes) {
       impl_->Broadcast(
@@ -337,8 +347,9 @@ void Hub::Announce(const std::string& identity, const std::string& text) {
   {
     MutexLock lock(&impl_->mu);
     if (impl_->closed) return;
-    impl_->Broadcast(MakeNotice(Notice::COMMAND, identity, text), nullptr,
-                     deferred);
+    impl_->BroadcastNotice(MakeNotice(Notice::COMMAND, identity, text),
+                           nullptr, deferred);
+    if (impl_->options.tap != nullptr) impl_->options.tap->Input(identity, text);
     impl_->Finish(deferred);
   }
   deferred.Run();
@@ -351,6 +362,13 @@ void Hub::Close(const std::string& reason) {
     if (impl_->closed) return;
     impl_->closed = true;
     impl_->close_reason = reason;
+    if (impl_->options.tap != nullptr) {
+      Notice ended;
+      ended.set_kind(Notice::SESSION_ENDED);
+      ended.set_text(reason);
+      impl_->options.tap->Notice(ended);
+      impl_->options.tap->Closed();
+    }
     for (HubClient* client : impl_->clients) {
       MutexLock client_lock(&client->mu_);
       // Past the queue limit if need be: every client must learn why.
@@ -407,8 +425,11 @@ void Hub::Input(HubClient& from, std::string line) {
       lines.clear();
     }
     for (const std::string& text : lines) {
-      impl_->Broadcast(MakeNotice(Notice::COMMAND, from.identity_, text),
-                       &from, deferred);
+      impl_->BroadcastNotice(MakeNotice(Notice::COMMAND, from.identity_, text),
+                             &from, deferred);
+      if (impl_->options.tap != nullptr) {
+        impl_->options.tap->Input(from.identity_, text);
+      }
       // Under the lock: this is what keeps the engine's order equal to the
       // order every client saw the COMMAND notices in.
       if (impl_->sink != nullptr) impl_->sink->WriteLine(from.identity_, text);
@@ -428,8 +449,10 @@ void Hub::Break(HubClient& from) {
                   MakeNotice(Notice::INPUT_REFUSED, from.identity_, kBreakRefused),
                   deferred);
     } else {
-      impl_->Broadcast(MakeNotice(Notice::COMMAND, from.identity_, "<Break>"),
-                       &from, deferred);
+      impl_->BroadcastNotice(
+          MakeNotice(Notice::COMMAND, from.identity_, "<Break>"), &from,
+          deferred);
+      if (impl_->options.tap != nullptr) impl_->options.tap->Break(from.identity_);
       if (impl_->sink != nullptr) impl_->sink->Interrupt(from.identity_);
     }
     impl_->Finish(deferred);
@@ -450,7 +473,7 @@ void Hub::Leave(HubClient& from, const std::string& reason) {
       if (from.wakeup_) deferred.wakeups.push_back(from.wakeup_);
     }
     // `from` is alive: its own Leave or destructor is our caller.
-    impl_->Broadcast(
+    impl_->BroadcastNotice(
         MakeNotice(Notice::CLIENT_LEFT, from.shown_identity(), reason), nullptr,
         deferred);
     deferred.events.push_back(

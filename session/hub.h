@@ -17,11 +17,16 @@
 // Events are wire frames (dbgd.v1.wire.Frame holding Output or Notice),
 // shared between clients' queues, so a transport only serializes them.
 //
+// A ConsoleTap (a session recording) may watch it all: every output chunk
+// and notice in the order every client gets them, and every line sent to
+// the engine, attributed.
+//
 // Thread-safety: all methods of Hub and HubClient may be called from any
 // thread. Callbacks (InputSink, wake-ups, the membership observer) are called
-// without the hub's lock held, except InputSink, which is called under it so
-// that lines reach the engine in arrival order; it must not block or call
-// back into the hub.
+// without the hub's lock held, except InputSink and the ConsoleTap, which are
+// called under it so that lines reach the engine, and the tap sees the
+// console, in the order every client does; they must not block or call back
+// into the hub.
 
 #ifndef DBGD_SESSION_HUB_H_
 #define DBGD_SESSION_HUB_H_
@@ -63,12 +68,38 @@ struct HubClientOptions {
   bool observer = false;
 };
 
+// ConsoleTap watches the whole console: what a client that joined when the
+// session began would get (output, and the notices about every client,
+// itself included), and what reaches the engine. Its methods are called
+// under the hub's lock, in the console's order; they must not block or
+// call back into the hub.
+class ConsoleTap {
+ public:
+  virtual ~ConsoleTap() = default;
+  // Output: engine output, as every client gets it.
+  virtual void Output(absl::string_view bytes) = 0;
+  // Notice: a notice the clients get (COMMAND, CLIENT_JOINED, CLIENT_LEFT,
+  // and SESSION_ENDED last); not those one client alone gets (DROPPED,
+  // CLIENT_PRESENT, INPUT_REFUSED).
+  virtual void Notice(const v1::wire::Notice& notice) = 0;
+  // Input: one line from `identity` (a client, or Announce's caller) on
+  // its way to the engine, after its COMMAND notice. An observer's refused
+  // input never reaches the engine, nor the tap.
+  virtual void Input(const std::string& identity, absl::string_view line) = 0;
+  // Break: Ctrl+Break from `identity`, after its COMMAND notice.
+  virtual void Break(const std::string& identity) = 0;
+  // Closed: the hub closed; nothing follows.
+  virtual void Closed() = 0;
+};
+
 struct HubOptions {
   size_t history_bytes = 64 * 1024;
   // A client whose undelivered frames exceed this many bytes is dropped.
   size_t client_queue_bytes = 4 * 1024 * 1024;
   // Output replayed to a late joiner is sent in frames of at most this size.
   size_t replay_chunk_bytes = 16 * 1024;
+  // Watches the console from the start; may be null.
+  std::shared_ptr<ConsoleTap> tap;
 };
 
 // MembershipEvent says who came and went, for an observer that counts the
@@ -104,7 +135,7 @@ class Hub {
 
   // Announce sends a COMMAND notice (`identity: text`) to every client: used
   // for commands that did not come from a client (the control plane's
-  // Execute).
+  // Execute). The tap sees it as input from `identity` too.
   void Announce(const std::string& identity, const std::string& text);
 
   // Close ends the session for everyone: a SESSION_ENDED notice carrying

@@ -820,3 +820,105 @@ TEST(HubTest, ConcurrentPublishReadAndChurn) {
 
 }  // namespace
 }  // namespace dbgd::session
+
+namespace dbgd::session {
+namespace {
+
+// TapLog is a ConsoleTap that writes down what it sees, one string a call.
+class TapLog final : public ConsoleTap {
+ public:
+  void Output(absl::string_view bytes) override {
+    Add(absl::StrCat("output ", bytes));
+  }
+  void Notice(const v1::wire::Notice& notice) override {
+    Add(absl::StrCat("notice ", v1::wire::Notice::Kind_Name(notice.kind()), " ",
+                     notice.identity(), " ", notice.text()));
+  }
+  void Input(const std::string& identity, absl::string_view line) override {
+    Add(absl::StrCat("input ", identity, " ", line));
+  }
+  void Break(const std::string& identity) override {
+    Add(absl::StrCat("break ", identity));
+  }
+  void Closed() override { Add("closed"); }
+
+  std::vector<std::string> calls() const {
+    MutexLock lock(&mu_);
+    return calls_;
+  }
+
+ private:
+  void Add(std::string call) {
+    MutexLock lock(&mu_);
+    calls_.push_back(std::move(call));
+  }
+  mutable Mutex mu_;
+  std::vector<std::string> calls_ ABSL_GUARDED_BY(mu_);
+};
+
+TEST(HubTapTest, SeesTheWholeConsoleInOrder) {
+  auto tap = std::make_shared<TapLog>();
+  HubOptions options;
+  options.tap = tap;
+  RecordingSink sink;
+  Hub hub(options, &sink);
+  hub.PublishOutput("banner\r\n");
+  auto a = hub.Attach("box\\a");
+  auto b = hub.Attach("box\\b");
+  a->Input("one\ntwo\n");
+  b->Break();
+  hub.Announce("ops\\c", "info");
+  hub.PublishOutput("(gdb) ");
+  b->Leave("the user left");
+  hub.Close("gdb exited with status 0");
+  hub.PublishOutput("late");  // after the end: nobody sees it
+  EXPECT_THAT(tap->calls(),
+              ElementsAre("output banner\r\n", "notice CLIENT_JOINED box\\a joined",
+                          "notice CLIENT_JOINED box\\b joined",
+                          "notice COMMAND box\\a one", "input box\\a one",
+                          "notice COMMAND box\\a two", "input box\\a two",
+                          "notice COMMAND box\\b <Break>", "break box\\b",
+                          "notice COMMAND ops\\c info", "input ops\\c info",
+                          "output (gdb) ", "notice CLIENT_LEFT box\\b the user left",
+                          "notice SESSION_ENDED  gdb exited with status 0",
+                          "closed"));
+  // The tap saw the same order as the clients and the engine did.
+  EXPECT_THAT(sink.lines(), ElementsAre(Pair("box\\a", "one"), Pair("box\\a", "two")));
+}
+
+TEST(HubTapTest, AnObserversRefusedInputIsNotSeen) {
+  auto tap = std::make_shared<TapLog>();
+  HubOptions options;
+  options.tap = tap;
+  RecordingSink sink;
+  Hub hub(options, &sink);
+  auto a = hub.Attach("box\\a");
+  auto eve = hub.Attach("box\\eve", HubClientOptions{.observer = true});
+  eve->Input("rm -rf /\n");
+  eve->Break();
+  eve->Leave("the user left");
+  EXPECT_THAT(tap->calls(),
+              ElementsAre("notice CLIENT_JOINED box\\a joined",
+                          "notice CLIENT_JOINED box\\eve (observer) joined",
+                          "notice CLIENT_LEFT box\\eve (observer) the user left"));
+  EXPECT_THAT(sink.lines(), IsEmpty());
+}
+
+TEST(HubTapTest, SeesADropAsTheOthersDoNotTheDroppedNotice) {
+  auto tap = std::make_shared<TapLog>();
+  HubOptions options;
+  options.client_queue_bytes = 100;
+  options.tap = tap;
+  RecordingSink sink;
+  Hub hub(options, &sink);
+  auto [slow] = Attached(hub, {"box\\slow"});
+  for (int i = 0; i < 5; ++i) hub.PublishOutput(std::string(60, 'x'));
+  const std::vector<std::string> calls = tap->calls();
+  EXPECT_THAT(calls, ::testing::Contains("notice CLIENT_LEFT box\\slow dropped: too slow"));
+  for (const std::string& call : calls) {
+    EXPECT_THAT(call, ::testing::Not(HasSubstr("DROPPED")));
+  }
+}
+
+}  // namespace
+}  // namespace dbgd::session

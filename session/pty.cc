@@ -25,10 +25,6 @@ extern char** environ;
 namespace dbgd::session {
 namespace {
 
-// A window wide and tall enough that engines neither wrap nor page.
-constexpr unsigned short kColumns = 200;
-constexpr unsigned short kRows = 50;
-
 constexpr char kDefaultPath[] = "/usr/local/bin:/usr/bin:/bin";
 
 absl::Status PtyError(absl::string_view context, int error) {
@@ -199,8 +195,8 @@ absl::StatusOr<PtyPair> OpenPty(PtyMode mode) {
     }
   }
   struct winsize size = {};
-  size.ws_row = kRows;
-  size.ws_col = kColumns;
+  size.ws_row = kTerminalRows;
+  size.ws_col = kTerminalColumns;
   if (::ioctl(slave, TIOCSWINSZ, &size) != 0) {
     return PtyError(absl::StrCat("TIOCSWINSZ ", pair.slave_path), errno);
   }

@@ -17,6 +17,11 @@
 
 namespace dbgd::session {
 
+// The window size of every PTY OpenPty makes (and of session recordings):
+// wide and tall enough that engines neither wrap nor page.
+inline constexpr unsigned short kTerminalColumns = 200;
+inline constexpr unsigned short kTerminalRows = 50;
+
 struct PtyPair {
   UniqueFd master;         // O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK
   UniqueFd slave;          // O_RDWR | O_NOCTTY | O_CLOEXEC

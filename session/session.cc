@@ -77,6 +77,7 @@ Session::Session(asio::io_context& io, SessionOptions options,
   hub_options.history_bytes = options_.history_bytes > 0
                                   ? options_.history_bytes
                                   : kDefaultHistoryBytes;
+  hub_options.tap = options_.recorder;
   // Clients' connects and disconnects are published by the debugging
   // server that admitted them, which knows their names and peers.
   hub_ = std::make_unique<Hub>(hub_options, this);
@@ -263,6 +264,12 @@ v1::Session Session::Describe() const {
                        ? v1::Session::KERNEL
                        : v1::Session::USER);
   session.set_live(options_.target.kind_case() != v1::Target::kCrashDump);
+  if (options_.recorder != nullptr) {
+    const Recorder::Stats recording = options_.recorder->stats();
+    session.set_recording(true);
+    session.set_recording_bytes(static_cast<int64_t>(recording.written_bytes));
+    session.set_recording_truncated(recording.truncated);
+  }
   MutexLock lock(&mu_);
   session.set_state(state_);
   session.set_engine_pid(pid_);

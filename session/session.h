@@ -26,6 +26,7 @@
 #include "session/async_writer.h"
 #include "session/engine.h"
 #include "session/hub.h"
+#include "session/recorder.h"
 
 namespace dbgd::session {
 
@@ -35,6 +36,8 @@ struct SessionOptions {
   v1::Target target;
   std::string display_name;  // default: derived from the target
   size_t history_bytes = 0;  // 0: 64 KiB
+  // Records the console from the start (session/recorder.h); may be null.
+  std::shared_ptr<Recorder> recorder;
 };
 
 class Session final : public InputSink,

@@ -175,7 +175,7 @@ TEST(DbgctlCommandLineTest, HelpListsTheCommandsAndEachCommandsFlags) {
   ASSERT_EQ(Exit(help), 0) << help.output;
   for (const char* command : {"health", "create-session", "sessions", "exec", "end-session",
                               "watch", "servers", "create-server", "end-server", "clients",
-                              "disconnect-client", "search", "certs"}) {
+                              "disconnect-client", "search", "certs", "recording"}) {
     EXPECT_THAT(help.output, HasSubstr(absl::StrCat("\n  ", command, " "))) << command;
   }
   EXPECT_THAT(ListedFlags(help.output)["Global flags (before or after the command)"],
@@ -193,7 +193,8 @@ TEST(DbgctlCommandLineTest, HelpListsTheCommandsAndEachCommandsFlags) {
     EXPECT_EQ(flag.output, exec.output) << form;
   }
   EXPECT_THAT(ListedFlags(RunToCompletion({Dbgctl(), "create-session", "--help"}).output)["Flags"],
-              ::testing::IsSupersetOf({"launch", "attach", "core", "exe", "remote", "engine"}));
+              ::testing::IsSupersetOf(
+                  {"launch", "attach", "core", "exe", "remote", "engine", "record"}));
 }
 
 TEST(DbgctlCommandLineTest, AnUnknownCommandIsAUsageErrorListingTheCommands) {
