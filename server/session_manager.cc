@@ -7,6 +7,7 @@
 #include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
 #include "common/notification.h"
+#include "session/request_check.h"
 
 namespace dbgd::server {
 
@@ -17,6 +18,12 @@ SessionManager::SessionManager(asio::io_context& io, EventBus& events,
 void SessionManager::Create(
     const v1::CreateSessionRequest& request,
     std::function<void(absl::StatusOr<v1::Session>)> done) {
+  // Before anything is made: a refused request leaves nothing behind.
+  if (absl::Status checked = session::CheckCreateSessionRequest(request);
+      !checked.ok()) {
+    done(checked);
+    return;
+  }
   session::SessionOptions options;
   {
     MutexLock lock(&mu_);
@@ -25,10 +32,6 @@ void SessionManager::Create(
   options.engine = request.engine();
   options.target = request.target();
   options.display_name = request.display_name();
-  if (request.history_bytes() < 0) {
-    done(absl::InvalidArgumentError("history_bytes: must not be negative"));
-    return;
-  }
   options.history_bytes = static_cast<size_t>(request.history_bytes());
   uint64_t id = 0;
   (void)absl::SimpleAtoi(options.id, &id);
