@@ -8,6 +8,7 @@
 #include "absl/strings/string_view.h"
 #include "asio/dispatch.hpp"
 #include "asio/steady_timer.hpp"
+#include "common/utf8.h"
 #include "protocol/auth.h"
 
 namespace dbgd::protocol {
@@ -19,6 +20,43 @@ constexpr char kIdentityPayload[] = "type.dbgd.dev/dbgd.ClaimedIdentity";
 std::string ClaimedIdentity(const absl::Status& failure) {
   const auto identity = failure.GetPayload(kIdentityPayload);
   return identity.has_value() ? std::string(*identity) : std::string();
+}
+
+std::string ShownSessionName(absl::string_view name) {
+  constexpr absl::string_view kReplacement = "\xef\xbf\xbd";  // U+FFFD
+  constexpr absl::string_view kEllipsis = "\xe2\x80\xa6";     // U+2026 …
+  std::string shown;
+  size_t cut = absl::string_view::npos;  // where "…" goes if it is too long
+  for (size_t at = 0; at < name.size();) {
+    const unsigned char lead = static_cast<unsigned char>(name[at]);
+    size_t length = lead < 0x80            ? 1
+                    : (lead & 0xe0) == 0xc0 ? 2
+                    : (lead & 0xf0) == 0xe0 ? 3
+                    : (lead & 0xf8) == 0xf0 ? 4
+                                            : 1;
+    absl::string_view character = name.substr(at, length);
+    const bool control =
+        lead < 0x20 || lead == 0x7f ||
+        (lead == 0xc2 && character.size() == 2 &&
+         static_cast<unsigned char>(character[1]) <= 0x9f);
+    absl::string_view piece = character;
+    if (control || character.size() != length || !IsUtf8(character)) {
+      piece = kReplacement;
+      if (character.size() != length || !IsUtf8(character)) length = 1;
+    }
+    at += length;
+    if (cut == absl::string_view::npos &&
+        shown.size() + piece.size() > kMaxSessionNameBytes - kEllipsis.size()) {
+      cut = shown.size();
+    }
+    if (shown.size() + piece.size() > kMaxSessionNameBytes) {
+      shown.resize(cut);
+      shown.append(kEllipsis.data(), kEllipsis.size());
+      return shown;
+    }
+    shown.append(piece.data(), piece.size());
+  }
+  return shown;
 }
 
 namespace {
@@ -157,12 +195,26 @@ class ServerHandshakeOp final
     Frame reply;
     ServerHello& server_hello = *reply.mutable_server_hello();
     server_hello.set_protocol_version(kProtocolVersion);
-    server_hello.set_session(options_.session);
+    server_hello.set_session(ShownSessionName(options_.session));
     server_hello.set_auth_required(auth_required);
     server_hello.set_nonce(nonce_);
     server_hello.set_server_name(options_.server_name);
     server_hello.set_read_only(options_.read_only);
-    (void)connection_->Send(reply);
+    if (absl::Status sent = connection_->Send(reply); !sent.ok()) {
+      if (absl::IsFailedPrecondition(sent)) {
+        // Closed meanwhile: the client left.
+        Fail(absl::UnavailableError(
+                 "the client closed the connection during the handshake"),
+             /*bye=*/"");
+        return;
+      }
+      // Never let the client in without one: it would fail on its side,
+      // and the cause would be seen nowhere.
+      Fail(absl::InternalError(
+               absl::StrCat("ServerHello could not be sent: ", sent.message())),
+           "internal server error: ServerHello could not be sent");
+      return;
+    }
 
     if (!auth_required) {
       Succeed();

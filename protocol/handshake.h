@@ -25,6 +25,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "dbgd/v1/wire.pb.h"
 #include "protocol/auth_throttle.h"
@@ -39,8 +40,19 @@ inline constexpr char kLockedOutPrefix[] = "too many failed attempts";
 // kMaxIdentityBytes bounds ClientHello.identity.
 inline constexpr size_t kMaxIdentityBytes = 256;
 
+// kMaxSessionNameBytes bounds ServerHello.session, whatever the session is
+// called: every client's handshake fits the frame limit.
+inline constexpr size_t kMaxSessionNameBytes = 256;
+
+// ShownSessionName is `name` as ServerHello carries it: control characters
+// (C0, DEL, C1) and bytes that are not UTF-8 become U+FFFD, and a name over
+// kMaxSessionNameBytes is cut at a character boundary and ends in "…".
+std::string ShownSessionName(absl::string_view name);
+
 struct ServerHandshakeOptions {
-  std::string session;      // the session's display name, for ServerHello
+  // The session's display name, for ServerHello (as ShownSessionName
+  // makes it).
+  std::string session;
   std::string server_name;  // "servers/N"
   // The server's password; empty: none. Never logged or sent.
   std::string password;
@@ -76,7 +88,9 @@ std::string ClaimedIdentity(const absl::Status& failure);
 //     was sent a Bye naming both);
 //   - INVALID_ARGUMENT: the client broke the protocol (it was sent a Bye);
 //   - DEADLINE_EXCEEDED: the handshake did not complete within the timeout;
-//   - UNAVAILABLE: the client left, or the connection failed.
+//   - UNAVAILABLE: the client left, or the connection failed;
+//   - INTERNAL: the server could not send its ServerHello (the client was
+//     sent a Bye saying so). The server's fault, not the client's.
 // A lockout is checked only when a password is set: a server without one
 // has nothing to guess.
 void ServerHandshake(std::shared_ptr<FrameConnection> connection,

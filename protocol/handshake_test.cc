@@ -8,6 +8,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -26,6 +28,7 @@ namespace {
 
 using ::dbgd::protocol::testing::StreamPair;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using v1::wire::ServerHello;
 
 constexpr absl::Duration kWait = absl::Seconds(30);
@@ -466,6 +469,64 @@ TEST_F(HandshakeTest, ClientLeavingMidHandshakeIsUnavailable) {
   absl::StatusOr<ClientInfo> result = server_result.Wait();
   EXPECT_EQ(result.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(result.status().message(), HasSubstr("closed the connection"));
+}
+
+// Whatever name the session has, ServerHello fits the frame limit: a name
+// over 1 MiB would make every handshake fail.
+TEST_F(HandshakeTest, HugeSessionNameIsShortenedToFitServerHello) {
+  ServerHandshakeOptions options = Options();
+  options.session = std::string(2 << 20, 'n');
+  Outcome outcome = Run(std::move(options), "");
+  ASSERT_TRUE(outcome.client.ok()) << outcome.client.status();
+  ASSERT_TRUE(outcome.server.ok()) << outcome.server.status();
+  EXPECT_LE(outcome.client->session().size(), 256u);
+  EXPECT_TRUE(absl::StartsWith(outcome.client->session(), "nnnn"));
+  EXPECT_TRUE(absl::EndsWith(outcome.client->session(), "\u2026"))  // …
+      << outcome.client->session();
+}
+
+TEST_F(HandshakeTest, SessionNameIsCutOnACharacterBoundary) {
+  ServerHandshakeOptions options = Options();
+  std::string name;
+  for (int i = 0; i < 200; ++i) name += "\xe2\x82\xac";  // €, 3 bytes each
+  options.session = name;
+  Outcome outcome = Run(std::move(options), "");
+  ASSERT_TRUE(outcome.client.ok()) << outcome.client.status();
+  const std::string& got = outcome.client->session();
+  EXPECT_LE(got.size(), 256u);
+  ASSERT_TRUE(absl::EndsWith(got, "\u2026")) << got;
+  const std::string kept = got.substr(0, got.size() - 3);
+  EXPECT_EQ(kept.size() % 3, 0u) << got;
+  EXPECT_TRUE(absl::StartsWith(name, kept));
+}
+
+// The name reaches every client's terminal: control characters (C0, DEL,
+// C1) never do.
+TEST_F(HandshakeTest, ControlCharactersInTheSessionNameAreReplaced) {
+  ServerHandshakeOptions options = Options();
+  options.session = "a\x1b]0;owned\x07" "b\x7f" "c\xc2\x9b" "d\t";
+  Outcome outcome = Run(std::move(options), "");
+  ASSERT_TRUE(outcome.client.ok()) << outcome.client.status();
+  const std::string& got = outcome.client->session();
+  for (char c : got) {
+    const unsigned char byte = static_cast<unsigned char>(c);
+    EXPECT_FALSE(byte < 0x20 || byte == 0x7f) << absl::CHexEscape(got);
+  }
+  EXPECT_THAT(got, Not(HasSubstr("\xc2\x9b")));
+  EXPECT_EQ(got, "a\xef\xbf\xbd]0;owned\xef\xbf\xbd" "b\xef\xbf\xbd"
+                 "c\xef\xbf\xbd" "d\xef\xbf\xbd");
+}
+
+// A ServerHello the server cannot send fails the handshake on the server
+// with INTERNAL, rather than letting the client in without one.
+TEST_F(HandshakeTest, UnsendableServerHelloFailsOnTheServer) {
+  ServerHandshakeOptions options = Options();
+  options.server_name = std::string(2 << 20, 's');
+  Outcome outcome = Run(std::move(options), "");
+  EXPECT_FALSE(outcome.client.ok());
+  EXPECT_EQ(outcome.server.status().code(), absl::StatusCode::kInternal)
+      << outcome.server.status();
+  EXPECT_THAT(outcome.server.status().message(), HasSubstr("ServerHello"));
 }
 
 }  // namespace

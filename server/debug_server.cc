@@ -161,7 +161,14 @@ void DebugServer::Refused(const absl::Status& why, const std::string& peer,
                              {"peer", peer},
                              {"source", source},
                              {"code", absl::StatusCodeToString(why.code())}};
-  LogInfo(fields, "{}: client {} refused: {}", name(), peer, why);
+  if (absl::IsInternal(why)) {
+    // The server's own failure (its ServerHello could not be sent): every
+    // client would be refused so.
+    LogError(fields, "{}: client {} could not be admitted: {}", name(), peer,
+             why);
+  } else {
+    LogInfo(fields, "{}: client {} refused: {}", name(), peer, why);
+  }
   // A wrong password (counted by the throttle) and a refusal of a source
   // locked out are authentication failures; a client that left or broke
   // the protocol is not.
