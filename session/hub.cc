@@ -96,11 +96,19 @@ std::vector<std::string> SplitLines(std::string text) {
   return lines;
 }
 
-FramePtr PopFront(std::deque<FramePtr>& queue, size_t& queued_bytes) {
+bool IsReplay(const Frame& frame) {
+  return frame.has_output() && frame.output().replay();
+}
+
+// PopFront takes the next frame off a client's queue, and its bytes off
+// the queue's counts (all of them, and the replay's).
+FramePtr PopFront(std::deque<FramePtr>& queue, size_t& queued_bytes,
+                  size_t& replay_bytes) {
   if (queue.empty()) return nullptr;
   FramePtr frame = std::move(queue.front());
   queue.pop_front();
   queued_bytes -= FrameBytes(*frame);
+  if (IsReplay(*frame)) replay_bytes -= FrameBytes(*frame);
   return frame;
 }
 
@@ -138,11 +146,17 @@ struct Hub::Impl {
   // Not owned: a HubClient is owned by its transport, and removes itself
   // from here (Leave, under mu) before it is destroyed.
   std::vector<HubClient*> clients ABSL_GUARDED_BY(mu);
-  // history[history_start, end) is the retained output. The dead prefix is
-  // erased only once it outgrows history_bytes, so trimming costs O(1)
-  // amortised per byte however small the published chunks are.
-  std::string history ABSL_GUARDED_BY(mu);
-  size_t history_start ABSL_GUARDED_BY(mu) = 0;
+  // The history: the last history_bytes of output. Whole chunks of
+  // replay_chunk_bytes are replay frames, made once and shared by every late
+  // joiner's queue, so a joiner costs the hub no copy of the history. The
+  // oldest chunk's first history_skip bytes have expired; history_tail holds
+  // the newest bytes, short of a whole chunk. Each byte is copied once into
+  // a chunk, and trimming drops whole chunks: O(1) amortised per byte,
+  // however small the published pieces are.
+  std::deque<FramePtr> history_chunks ABSL_GUARDED_BY(mu);
+  size_t history_skip ABSL_GUARDED_BY(mu) = 0;
+  std::string history_tail ABSL_GUARDED_BY(mu);
+  size_t history_size ABSL_GUARDED_BY(mu) = 0;  // bytes in the history
   std::shared_ptr<const Observer> observer ABSL_GUARDED_BY(mu);
   bool closed ABSL_GUARDED_BY(mu) = false;
   std::string close_reason ABSL_GUARDED_BY(mu);
@@ -157,35 +171,86 @@ struct Hub::Impl {
     const size_t limit = options.history_bytes;
     if (limit == 0) return;
     if (bytes.size() >= limit) {
-      history.assign(bytes.data() + bytes.size() - limit, limit);
-      history_start = 0;
-      return;
+      // It replaces the whole history.
+      history_chunks.clear();
+      history_skip = 0;
+      history_tail.clear();
+      history_size = 0;
+      bytes = bytes.substr(bytes.size() - limit);
     }
-    history.append(bytes.data(), bytes.size());
-    const size_t live = history.size() - history_start;
-    if (live > limit) history_start += live - limit;
-    if (history_start > limit) {
-      history.erase(0, history_start);
-      history_start = 0;
+    history_tail.append(bytes.data(), bytes.size());
+    history_size += bytes.size();
+    const size_t chunk = options.replay_chunk_bytes;
+    if (history_tail.size() >= chunk) {
+      size_t at = 0;
+      for (; history_tail.size() - at >= chunk; at += chunk) {
+        history_chunks.push_back(MakeOutput(
+            absl::string_view(history_tail).substr(at, chunk), /*replay=*/true));
+      }
+      history_tail.erase(0, at);
+    }
+    while (history_size > limit) {
+      const size_t excess = history_size - limit;
+      if (history_chunks.empty()) {
+        history_tail.erase(0, excess);
+        history_size -= excess;
+        break;
+      }
+      const size_t oldest =
+          history_chunks.front()->output().data().size() - history_skip;
+      if (excess >= oldest) {
+        history_chunks.pop_front();
+        history_skip = 0;
+        history_size -= oldest;
+      } else {
+        history_skip += excess;
+        history_size -= excess;
+      }
     }
   }
 
+  // Replay returns the history as replay frames: the whole chunks shared,
+  // the expired chunk's rest and the tail (each less than a chunk) copied.
+  std::vector<FramePtr> Replay() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    std::vector<FramePtr> frames;
+    frames.reserve(history_chunks.size() + 1);
+    for (size_t i = 0; i < history_chunks.size(); ++i) {
+      if (i == 0 && history_skip > 0) {
+        frames.push_back(MakeOutput(
+            absl::string_view(history_chunks[0]->output().data())
+                .substr(history_skip),
+            /*replay=*/true));
+      } else {
+        frames.push_back(history_chunks[i]);
+      }
+    }
+    if (!history_tail.empty()) {
+      frames.push_back(MakeOutput(history_tail, /*replay=*/true));
+    }
+    return frames;
+  }
+
   // Push appends `frame` (of `bytes`) to `client`'s queue and returns true;
-  // or, when `enforce_limit` and the client's queue would exceed
-  // client_queue_bytes, leaves it alone and returns false. A frame into an
-  // empty queue is always taken: that client is not behind.
+  // or, when `enforce_limit` and the client's live output (its queue but the
+  // replay) would exceed client_queue_bytes, leaves it alone and returns
+  // false. A frame is always taken when no live output is queued: that
+  // client is not behind.
   bool Push(HubClient& client, const FramePtr& frame, size_t bytes,
             bool enforce_limit, Deferred& deferred)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     MutexLock lock(&client.mu_);
     if (client.closed_) return true;
     const bool was_empty = client.queue_.empty();
-    if (enforce_limit && !was_empty &&
-        client.queued_bytes_ + bytes > options.client_queue_bytes) {
+    // The replay still queued does not count: it is the history the client
+    // asked for, shared with the hub's, not output it fell behind on.
+    const size_t live_bytes = client.queued_bytes_ - client.replay_bytes_;
+    if (enforce_limit && live_bytes > 0 &&
+        live_bytes + bytes > options.client_queue_bytes) {
       return false;
     }
     client.queue_.push_back(frame);
     client.queued_bytes_ += bytes;
+    if (IsReplay(*frame)) client.replay_bytes_ += bytes;
     if (was_empty && client.wakeup_) deferred.wakeups.push_back(client.wakeup_);
     return true;
   }
@@ -233,6 +298,7 @@ struct Hub::Impl {
       client->queue_.clear();
       FramePtr notice = MakeNotice(Notice::DROPPED, identity, why);
       client->queued_bytes_ = FrameBytes(*notice);
+      client->replay_bytes_ = 0;
       client->queue_.push_back(std::move(notice));
       client->closed_ = true;
       if (client->wakeup_) deferred.wakeups.push_back(client->wakeup_);
@@ -298,12 +364,9 @@ std::shared_ptr<HubClient> Hub::Attach(std::string identity,
     {
       // The replay may exceed client_queue_bytes (a small queue, a large
       // history): it is what the client asked for, not a sign it is slow,
-      // so it bypasses the limit. Live frames then wait until it drains.
-      const absl::string_view history =
-          absl::string_view(impl_->history).substr(impl_->history_start);
-      const size_t chunk = impl_->options.replay_chunk_bytes;
-      for (size_t at = 0; at < history.size(); at += chunk) {
-        FramePtr frame = MakeOutput(history.substr(at, chunk), /*replay=*/true);
+      // so it bypasses the limit, and live frames queue behind it under the
+      // limit of their own. Its frames are the history's, shared.
+      for (const FramePtr& frame : impl_->Replay()) {
         impl_->Push(*client, frame, FrameBytes(*frame), /*enforce_limit=*/false,
                     deferred);
       }
@@ -407,7 +470,10 @@ uint64_t Hub::dropped_count() const {
 
 std::string Hub::History() const {
   MutexLock lock(&impl_->mu);
-  return impl_->history.substr(impl_->history_start);
+  std::string history;
+  history.reserve(impl_->history_size);
+  for (const FramePtr& frame : impl_->Replay()) history += frame->output().data();
+  return history;
 }
 
 void Hub::Input(HubClient& from, std::string line) {
@@ -526,7 +592,7 @@ void HubClient::Leave(const std::string& reason) {
 
 FramePtr HubClient::Pop() {
   MutexLock lock(&mu_);
-  return PopFront(queue_, queued_bytes_);
+  return PopFront(queue_, queued_bytes_, replay_bytes_);
 }
 
 FramePtr HubClient::WaitPop(absl::Duration timeout) {
@@ -535,7 +601,7 @@ FramePtr HubClient::WaitPop(absl::Duration timeout) {
     return !queue_.empty() || closed_;
   };
   mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
-  return PopFront(queue_, queued_bytes_);
+  return PopFront(queue_, queued_bytes_, replay_bytes_);
 }
 
 bool HubClient::closed() const {

@@ -4,7 +4,8 @@
 // Every client sees every byte the engine prints, in order, through its own
 // bounded queue; a client whose queue overflows is told (a DROPPED notice),
 // dropped and counted, and never stalls the engine or the other clients.
-// A history ring keeps the last `history_bytes` of output for late joiners.
+// A history ring keeps the last `history_bytes` of output for late joiners,
+// as frames every joiner's queue shares.
 // Input lines from all clients are handed to the InputSink one at a time in
 // arrival order, each announced to the *other* clients with a COMMAND notice
 // (`identity: line`). Join and leave are announced too.
@@ -94,7 +95,9 @@ class ConsoleTap {
 
 struct HubOptions {
   size_t history_bytes = 64 * 1024;
-  // A client whose undelivered frames exceed this many bytes is dropped.
+  // A client whose undelivered live frames exceed this many bytes is
+  // dropped. Its history replay, still queued ahead of them, is not
+  // counted: those frames are the history's own, shared by every joiner.
   size_t client_queue_bytes = 4 * 1024 * 1024;
   // Output replayed to a late joiner is sent in frames of at most this size.
   size_t replay_chunk_bytes = 16 * 1024;
@@ -212,6 +215,9 @@ class HubClient {
   mutable Mutex mu_;
   std::deque<FramePtr> queue_ ABSL_GUARDED_BY(mu_);
   size_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  // The part of queued_bytes_ that is history replay, which the queue's
+  // limit does not count.
+  size_t replay_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   std::function<void()> wakeup_ ABSL_GUARDED_BY(mu_);
 };
