@@ -276,5 +276,21 @@ TEST_F(LimitsTest, NamesAndHistoryAtTheLimitsAreAccepted) {
   remote->Wait(absl::Seconds(10));
 }
 
+// The start-up session's flags obey the same rules, and stop the daemon.
+TEST(StartupLimitsTest, AStartupSessionThatBreaksALimitStopsTheDaemon) {
+  testing::SocketDir dir;
+  const Completed run = RunToCompletion(
+      {Dbgd(), "--control_listen=unix:" + dir.Join("c.sock"),
+       "--launch=" + Target(), "--", "a", "b", "\x1b[2J"},
+      absl::Seconds(30));
+  ASSERT_TRUE(WIFEXITED(run.status)) << run.output;
+  EXPECT_EQ(WEXITSTATUS(run.status), 2) << run.output;
+  EXPECT_THAT(run.output,
+              HasSubstr("start-up session: launch.args[2]: must not contain "
+                        "control characters (0x1b at byte 0)"));
+  EXPECT_THAT(run.output, Not(HasSubstr("\x1b")));
+  EXPECT_THAT(run.output, Not(HasSubstr("dbgd ready")));
+}
+
 }  // namespace
 }  // namespace dbgd
