@@ -35,15 +35,14 @@ std::string ShownSessionName(absl::string_view name) {
                     : (lead & 0xf8) == 0xf0 ? 4
                                             : 1;
     absl::string_view character = name.substr(at, length);
+    const bool valid = character.size() == length && IsUtf8(character);
+    if (!valid) length = 1;  // one stray byte; resynchronise after it
     const bool control =
         lead < 0x20 || lead == 0x7f ||
-        (lead == 0xc2 && character.size() == 2 &&
-         static_cast<unsigned char>(character[1]) <= 0x9f);
-    absl::string_view piece = character;
-    if (control || character.size() != length || !IsUtf8(character)) {
-      piece = kReplacement;
-      if (character.size() != length || !IsUtf8(character)) length = 1;
-    }
+        (valid && lead == 0xc2 &&
+         static_cast<unsigned char>(character[1]) <= 0x9f);  // C1
+    const absl::string_view piece =
+        valid && !control ? character : kReplacement;
     at += length;
     if (cut == absl::string_view::npos &&
         shown.size() + piece.size() > kMaxSessionNameBytes - kEllipsis.size()) {

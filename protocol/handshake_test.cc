@@ -517,6 +517,18 @@ TEST_F(HandshakeTest, ControlCharactersInTheSessionNameAreReplaced) {
                  "c\xef\xbf\xbd" "d\xef\xbf\xbd");
 }
 
+// Bytes that are not UTF-8 would make the client's ServerHello unparsable.
+TEST_F(HandshakeTest, BytesThatAreNotUtf8InTheSessionNameAreReplaced) {
+  EXPECT_EQ(ShownSessionName("ok\xff\xfe" "x\xe2\x82" "y\xc3\xa9"),
+            "ok\xef\xbf\xbd\xef\xbf\xbd" "x\xef\xbf\xbd\xef\xbf\xbd"
+            "y\xc3\xa9");
+  ServerHandshakeOptions options = Options();
+  options.session = "ok\xff";
+  Outcome outcome = Run(std::move(options), "");
+  ASSERT_TRUE(outcome.client.ok()) << outcome.client.status();
+  EXPECT_EQ(outcome.client->session(), "ok\xef\xbf\xbd");
+}
+
 // A ServerHello the server cannot send fails the handshake on the server
 // with INTERNAL, rather than letting the client in without one.
 TEST_F(HandshakeTest, UnsendableServerHelloFailsOnTheServer) {
