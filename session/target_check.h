@@ -15,7 +15,9 @@ namespace dbgd::session {
 
 // CheckTarget validates `target`: a launch program that exists (returned,
 // resolved on PATH), a cwd that is a directory, env names without '=' and
-// one-line values, arguments without line breaks; an attach PID that exists;
+// one-line values, arguments without line breaks; an attach PID that exists
+// and is neither dbgd nor one of its ancestors (FAILED_PRECONDITION, with
+// why: session/process_guard.h);
 // crash-dump files that exist; a remote address without whitespace. Returns
 // the resolved program for a launch target, "" for the others.
 // INVALID_ARGUMENT or NOT_FOUND name the field.

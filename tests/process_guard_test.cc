@@ -216,28 +216,58 @@ TEST_F(ProcessGuardTest, AttachThroughExecuteIsRefused) {
 }
 
 // An attach that dbgd cannot see coming (from gdb's Python, an alias, a
-// script) stops the daemon for as long as gdb takes to attach, and gdb
-// then detaches at once.
-TEST_F(ProcessGuardTest, AttachDbgdCannotSeeComingIsUndoneAtOnce) {
+// script): gdb lets go of the daemon as soon as the attach begins, and ends.
+TEST_F(ProcessGuardTest, AttachDbgdCannotSeeComingEndsGdbBeforeItHurts) {
   StartDaemon("loop");
   auto alice = Console("box\\alice");
   alice->WriteStdin(
       absl::StrCat("python gdb.execute(\"attach ", daemon_pid(), "\")\n"));
-  ASSERT_TRUE(alice->WaitForOutput(absl::StrCat("*** dbgd: gdb attached to PID ",
-                                                daemon_pid(), ", which is this dbgd daemon"),
-                                   absl::Seconds(30)))
+  ASSERT_TRUE(alice->WaitForOutput(absl::StrCat("*** dbgd: gdb began to attach to PID ",
+                                                daemon_pid(), ": PID ", daemon_pid(),
+                                                " is this dbgd daemon"),
+                                   absl::Seconds(10)))
       << alice->output();
-  ASSERT_TRUE(alice->WaitForOutput("detached]", absl::Seconds(10))) << alice->output();
+  EXPECT_TRUE(Healthy()) << daemon_->output();
+  ASSERT_TRUE(alice->WaitForOutput("*** session ended: gdb was killed by signal 9",
+                                   absl::Seconds(10)))
+      << alice->output();
   EXPECT_TRUE(Healthy()) << daemon_->output();
   EXPECT_NE(State(daemon_pid()), 't');
   EXPECT_NE(State(daemon_pid()), 'T');
-  // The session goes on; it never signals the daemon (Break) nor kills it
-  // at its end (the fixture's SIGTERM checks the daemon exits cleanly).
-  alice->WriteStdin("print 6*7\n");
-  EXPECT_TRUE(alice->WaitForOutput("$1 = 42", absl::Seconds(10))) << alice->output();
-  Completed ended = Ctl({"end-session", "1"});
-  EXPECT_EQ(WEXITSTATUS(ended.status), 0) << ended.output;
-  EXPECT_TRUE(Healthy()) << daemon_->output();
+  // The daemon goes on: a new session works (and the fixture's SIGTERM
+  // checks that it exits cleanly).
+  Completed made = Ctl({"create-session", "--launch=" + Target(), "--", "loop"});
+  EXPECT_EQ(WEXITSTATUS(made.status), 0) << made.output;
+  Completed print = Ctl({"exec", "2", "print 6*7"});
+  EXPECT_THAT(print.output, HasSubstr("$1 = 42"));
+}
+
+// The same for an ancestor, which gdb stops without stopping dbgd.
+TEST_F(ProcessGuardTest, AttachToAnAncestorFromGdbsPythonEndsGdb) {
+  socket_ = dir_.Join("control.sock");
+  daemon_ = std::make_unique<Subprocess>(std::vector<std::string>{
+      "/bin/sh", "-c", "\"$@\" & wait $!; exit $?", "sh", Dbgd(),
+      "--control_listen=unix:" + socket_, "--advertise_host=localhost",
+      "--launch=" + Target(), "--", "loop"});
+  ASSERT_TRUE(daemon_->WaitForOutput("dbgd ready", absl::Seconds(30)))
+      << daemon_->output();
+  const pid_t shell = daemon_->pid();
+  const pid_t dbgd = WaitForChild(shell);
+  Completed attach = Ctl({"exec", "1", absl::StrCat("python gdb.execute(\"attach ", shell, "\")")});
+  EXPECT_EQ(WEXITSTATUS(attach.status), 1) << attach.output;
+  EXPECT_NE(State(shell), 't');
+  EXPECT_NE(State(shell), 'T');
+  EXPECT_TRUE(Healthy());
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  Completed sessions;
+  do {
+    sessions = Ctl({"sessions"});
+  } while (sessions.output.find("ENDED") == std::string::npos && absl::Now() < deadline);
+  EXPECT_THAT(sessions.output, HasSubstr("ENDED")) << sessions.output;
+  ::kill(dbgd, SIGTERM);
+  std::optional<int> status = daemon_->Wait(absl::Seconds(10));
+  EXPECT_TRUE(status.has_value()) << daemon_->output();
+  daemon_.reset();
 }
 
 TEST_F(ProcessGuardTest, EnginesDieWithASigkilledDaemon) {
