@@ -1,5 +1,7 @@
 #include "session/engine.h"
 
+#include <signal.h>
+
 #include <memory>
 
 #include "absl/strings/str_cat.h"
@@ -15,6 +17,10 @@ std::function<void(absl::StatusOr<ExecuteResult>)> AfterAll(
   return [remaining, done = std::move(done)](absl::StatusOr<ExecuteResult>) {
     if (--*remaining == 0) done();
   };
+}
+
+void Engine::KillLaunchedInferiors() {
+  for (pid_t inferior : LaunchedInferiors()) ::kill(inferior, SIGKILL);
 }
 
 absl::StatusOr<std::unique_ptr<Engine>> MakeEngine(const std::string& name,

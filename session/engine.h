@@ -17,6 +17,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -70,6 +71,16 @@ class Engine {
   // before Start.
   virtual void SetConsole(std::function<void(std::string)> write) {}
 
+  // SetNotice gives the engine a way to tell every client something, as a
+  // line from dbgd on the shared console. Called before Start.
+  virtual void SetNotice(std::function<void(const std::string&)> notice) {}
+
+  // RefuseLine says why a line a client typed must not reach the engine,
+  // which reads it at its prompt (an `attach` to dbgd itself), or nullopt.
+  virtual std::optional<std::string> RefuseLine(const std::string& line) {
+    return std::nullopt;
+  }
+
   // OnConsoleOutput sees every chunk the engine prints on the console,
   // before clients do. Engines that read results from the console use it.
   virtual void OnConsoleOutput(absl::string_view bytes) {}
@@ -95,6 +106,11 @@ class Engine {
   // Inferiors returns processes the engine started for a launch target, so
   // that none outlives the session.
   virtual std::vector<pid_t> LaunchedInferiors() const { return {}; }
+
+  // KillLaunchedInferiors kills what LaunchedInferiors lists. An engine that
+  // can tell that a process is still the one it started (a pidfd) kills
+  // through that instead, so that a reused PID is never hit.
+  virtual void KillLaunchedInferiors();
 
   // Shutdown closes the engine's own descriptors (the side channel). Called
   // once, after the process has exited.

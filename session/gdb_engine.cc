@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -15,11 +16,13 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "asio/posix/stream_descriptor.hpp"
 #include "asio/steady_timer.hpp"
 #include "session/async_writer.h"
 #include "session/command_queue.h"
 #include "session/mi.h"
+#include "session/process_guard.h"
 #include "session/target_check.h"
 
 namespace dbgd::session {
@@ -30,6 +33,25 @@ constexpr absl::Duration kStartupTimeout = absl::Seconds(20);
 // How long each set-up or shutdown command may take.
 constexpr absl::Duration kSetupTimeout = absl::Seconds(30);
 constexpr absl::Duration kStopCommandTimeout = absl::Seconds(3);
+
+int PidfdOpen(pid_t pid) {
+  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+}
+
+bool PidfdSignal(int pidfd, int signal) {
+  return ::syscall(SYS_pidfd_send_signal, pidfd, signal, nullptr, 0) == 0;
+}
+
+// A live local process of GDB's (a thread group, "i1"), as dbgd knows it.
+struct ThreadGroup {
+  pid_t pid = -1;
+  // Taken when GDB reported the process: a signal sent through it reaches
+  // that process or none, never one that reused its PID.
+  std::shared_ptr<UniqueFd> pidfd;
+  // Started by this launch session (GDB's child, or a child of one of
+  // those), not attached to: the only kind dbgd may kill.
+  bool launched = false;
+};
 
 // One MI command in flight or waiting.
 struct Command {
@@ -69,7 +91,10 @@ class GdbEngine final : public Engine {
                     "-iex", "set width 0", "-iex", "set height 0",
                     "-iex", "set style enabled off",
                     // A refused gdbstub is reported after 5 s, not 15.
-                    "-iex", "set tcp connect-timeout 5"};
+                    "-iex", "set tcp connect-timeout 5",
+                    // Whatever way GDB is made to attach to dbgd or an
+                    // ancestor, it lets go at once.
+                    "-iex", GdbAttachGuard(::getpid())};
     absl::StatusOr<std::string> program = CheckTarget(target);
     if (!program.ok()) return program.status();
     if (target.kind_case() == v1::Target::kLaunch) {
@@ -100,8 +125,9 @@ class GdbEngine final : public Engine {
     return options;
   }
 
-  void Start(pid_t, std::weak_ptr<void> anchor,
+  void Start(pid_t pid, std::weak_ptr<void> anchor,
              std::function<void(absl::Status)> done) override {
+    pid_ = pid;
     anchor_ = std::move(anchor);
     writer_.emplace(mi_, anchor_, [this](std::error_code error) {
       FailAll(absl::UnavailableError(
@@ -120,15 +146,43 @@ class GdbEngine final : public Engine {
     });
   }
 
+  void SetNotice(std::function<void(const std::string&)> notice) override {
+    notice_ = std::move(notice);
+  }
+
+  std::optional<std::string> RefuseLine(const std::string& line) override {
+    // A remote target attaches to the remote side's processes.
+    if (target_.kind_case() == v1::Target::kRemote) return std::nullopt;
+    std::optional<pid_t> pid = GdbAttachPid(line);
+    if (!pid.has_value()) return std::nullopt;
+    return WhyAttachIsRefused(*pid);
+  }
+
   void Execute(const std::string& command, absl::Duration timeout,
                std::function<void(absl::StatusOr<ExecuteResult>)> done) override {
+    if (std::optional<std::string> refused = RefuseLine(command)) {
+      done(absl::FailedPreconditionError(
+          absl::StrCat("command: refused \"", command, "\": ", *refused)));
+      return;
+    }
     Enqueue(absl::StrCat("-interpreter-exec console ", MiQuote(command)),
             timeout, std::move(done));
   }
 
   void Stop(bool kill_target, std::function<void()> done) override {
-    const std::vector<std::string> commands =
-        StopCommands(target_, kill_target, "kill", "detach");
+    std::vector<std::string> commands;
+    if (target_.kind_case() == v1::Target::kLaunch) {
+      // What the session launched is killed; a process a client attached
+      // to in the meantime is let go, as GDB itself does when it quits.
+      for (const auto& [id, group] : groups_) {
+        absl::string_view number = id;
+        if (!absl::ConsumePrefix(&number, "i")) continue;
+        commands.push_back(absl::StrCat(group.launched ? "kill" : "detach",
+                                        " inferiors ", number));
+      }
+    } else {
+      commands = StopCommands(target_, kill_target, "kill", "detach");
+    }
     auto step = AfterAll(commands.size() + 1, std::move(done));
     for (const std::string& command : commands) {
       Enqueue(absl::StrCat("-interpreter-exec console ", MiQuote(command)),
@@ -137,15 +191,27 @@ class GdbEngine final : public Engine {
     Enqueue("-gdb-exit", kStopCommandTimeout, step);
   }
 
-  std::vector<pid_t> LaunchedInferiors() const override { return inferiors_; }
+  std::vector<pid_t> LaunchedInferiors() const override {
+    std::vector<pid_t> pids;
+    for (const auto& [id, group] : groups_) {
+      if (group.launched) pids.push_back(group.pid);
+    }
+    return pids;
+  }
+
+  void KillLaunchedInferiors() override {
+    for (const auto& [id, group] : groups_) {
+      if (group.launched) PidfdSignal(group.pidfd->get(), SIGKILL);
+    }
+  }
 
   bool InterruptTarget() override {
     if (!target_running_ || !writer_) return false;
-    if (!process_ids_.empty()) {
+    if (!groups_.empty()) {
       // A command from the MI UI resumed the target, and that UI reads no
       // input until it stops; but GDB stops a traced process at any signal,
       // and reports SIGINT as Ctrl+C would.
-      for (const auto& [group, pid] : process_ids_) ::kill(pid, SIGINT);
+      for (const auto& [id, group] : groups_) PidfdSignal(group.pidfd->get(), SIGINT);
     } else {
       // A remote target has no local process. Untokened: its ^done matches
       // no command and is ignored.
@@ -159,6 +225,7 @@ class GdbEngine final : public Engine {
     timer_.cancel();
     mi_.close(ignored);
     mi_slave_.reset();
+    groups_.clear();
     FailAll(absl::UnavailableError("gdb exited"));
   }
 
@@ -222,13 +289,12 @@ class GdbEngine final : public Engine {
       case MiRecord::Type::kNotifyAsync:
         if (record.result_class == "thread-group-started") {
           int pid = 0;
-          if (absl::SimpleAtoi(record.results.FindString("pid"), &pid) && pid > 0 &&
-              target_.kind_case() != v1::Target::kRemote) {
-            process_ids_[record.results.FindString("id")] = pid;
-            if (target_.kind_case() == v1::Target::kLaunch) inferiors_.push_back(pid);
+          if (absl::SimpleAtoi(record.results.FindString("pid"), &pid) && pid > 0) {
+            OnProcessStarted(record.results.FindString("id"), pid);
           }
         } else if (record.result_class == "thread-group-exited") {
-          process_ids_.erase(record.results.FindString("id"));
+          // It exited, was killed, or was detached from: no longer ours.
+          groups_.erase(record.results.FindString("id"));
         }
         return;
       case MiRecord::Type::kExecAsync:
@@ -257,6 +323,41 @@ class GdbEngine final : public Engine {
         Complete(ExecuteResult{current->output, "", current->unseen_output});
         return;
     }
+  }
+
+  // OnProcessStarted records a local process GDB now debugs: launched or
+  // attached to. A process that is dbgd or an ancestor is never recorded
+  // (nothing signals it): GDB's guard (GdbAttachGuard) lets go of it and
+  // ends GDB, and every client is told why.
+  void OnProcessStarted(const std::string& id, pid_t pid) {
+    // A remote target's PIDs, and a core's, are not this host's processes.
+    if (target_.kind_case() == v1::Target::kRemote ||
+        target_.kind_case() == v1::Target::kCrashDump) {
+      return;
+    }
+    if (std::optional<std::string> refused = WhyAttachIsRefused(pid)) {
+      if (notice_) {
+        notice_(absl::StrCat("gdb began to attach to PID ", pid, ": ", *refused,
+                             "; gdb lets go of it and ends"));
+      }
+      return;
+    }
+    ThreadGroup group;
+    group.pid = pid;
+    group.pidfd = std::make_shared<UniqueFd>(PidfdOpen(pid));
+    if (!group.pidfd->valid()) return;  // gone already
+    if (target_.kind_case() == v1::Target::kLaunch) {
+      // GDB starts a program as its own child; what GDB follows into a
+      // fork is that program's child. A process attached to is neither.
+      const pid_t parent = ParentOf(pid);
+      group.launched = parent == pid_;
+      for (const auto& [other_id, other] : groups_) {
+        if (other.launched && other.pid == parent) group.launched = true;
+      }
+      // The parent read is the process's own only if it still lives.
+      if (!PidfdSignal(group.pidfd->get(), 0)) return;
+    }
+    groups_[id] = std::move(group);
   }
 
   // SetUpTarget opens attach / core / remote targets through MI, so that a
@@ -356,9 +457,11 @@ class GdbEngine final : public Engine {
   MiLineBuffer lines_;
   std::function<void(absl::Status)> start_done_;
   bool setup_started_ = false;
-  std::vector<pid_t> inferiors_;
-  // Live local processes by thread group ("i1"), for InterruptTarget.
-  std::map<std::string, pid_t> process_ids_;
+  pid_t pid_ = -1;  // GDB's
+  std::function<void(const std::string&)> notice_;
+  // Live local processes by thread group ("i1"): for InterruptTarget, and
+  // what a launch session kills at its end.
+  std::map<std::string, ThreadGroup> groups_;
   bool target_running_ = false;
 };
 

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -49,6 +50,7 @@ enum class ChildStep : int {
   kControllingTerminal,
   kStdio,
   kChdir,
+  kDeathSignal,
   kExec,
 };
 
@@ -59,9 +61,9 @@ struct ChildFailure {
 
 // Runs in the forked child of a multithreaded process: async-signal-safe
 // calls only, no allocation, no locks. Never returns.
-[[noreturn]] void RunChild(int slave, int error_pipe, const char* path,
-                           char* const* argv, char* const* envp,
-                           const char* cwd, int max_fd) {
+[[noreturn]] void RunChild(pid_t parent, int slave, int error_pipe,
+                           const char* path, char* const* argv,
+                           char* const* envp, const char* cwd, int max_fd) {
   auto fail = [error_pipe](ChildStep step) {
     const ChildFailure failure{step, errno};
     ssize_t n;
@@ -70,6 +72,13 @@ struct ChildFailure {
     } while (n < 0 && errno == EINTR);
     ::_exit(127);
   };
+
+  // The engine dies with the daemon, even one that ignores the SIGHUP of its
+  // terminal's hangup: the kernel sends SIGKILL when the thread that forked
+  // it ends, which is when the daemon does (see SpawnOnPty). A daemon that
+  // died before the prctl is no longer the parent: nobody is left to tell.
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) fail(ChildStep::kDeathSignal);
+  if (::getppid() != parent) ::_exit(127);
 
   if (::setsid() < 0) fail(ChildStep::kSetsid);
   if (::ioctl(slave, TIOCSCTTY, 0) < 0) fail(ChildStep::kControllingTerminal);
@@ -277,11 +286,12 @@ absl::StatusOr<SpawnedProcess> SpawnOnPty(const SpawnOptions& options,
   }
 
   // Owned: the session collects the engine's exit status, not the reaper.
+  const pid_t parent = ::getpid();
   const pid_t pid = ForkOwned();
   if (pid < 0) return PtyError("fork", errno);
   if (pid == 0) {
-    RunChild(slave, error_write.get(), path.c_str(), argv.data(), envp.data(),
-             cwd, max_fd);
+    RunChild(parent, slave, error_write.get(), path.c_str(), argv.data(),
+             envp.data(), cwd, max_fd);
   }
   error_write.reset();
 
@@ -317,6 +327,9 @@ absl::StatusOr<SpawnedProcess> SpawnOnPty(const SpawnOptions& options,
             "make the PTY the controlling terminal (TIOCSCTTY)", error));
       case ChildStep::kSetsid:
         return absl::InternalError(PosixErrorMessage("setsid", error));
+      case ChildStep::kDeathSignal:
+        return absl::InternalError(
+            PosixErrorMessage("prctl PR_SET_PDEATHSIG", error));
       case ChildStep::kStdio:
         return absl::InternalError(PosixErrorMessage("dup2 onto stdio", error));
     }

@@ -61,6 +61,11 @@ absl::StatusOr<std::string> FindProgram(const std::string& name,
 // is closed in the child. Returns once exec has succeeded: NOT_FOUND when the
 // program does not exist, FAILED_PRECONDITION with errno's text when exec or
 // chdir fails (the child is reaped; nothing is left behind).
+//
+// The child gets SIGKILL when the calling thread ends (PR_SET_PDEATHSIG),
+// so that no engine outlives a daemon that was killed: call it from a
+// thread that lives as long as the process should (the daemon's event
+// loop threads, which end only when the daemon does).
 absl::StatusOr<SpawnedProcess> SpawnOnPty(const SpawnOptions& options,
                                           int slave);
 

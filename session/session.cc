@@ -123,6 +123,7 @@ void Session::Launch(Ready ready) {
   engine_->SetConsole([this](std::string bytes) {
     if (console_writer_ != nullptr) console_writer_->Write(std::move(bytes));
   });
+  engine_->SetNotice([this](const std::string& text) { Notice(text); });
   ReadConsole();
   WatchExit();
 
@@ -201,9 +202,7 @@ void Session::OnExit(int wait_status) {
   // are their copies of the console's slave, and the console reaches its
   // end: what they printed stays readable until then.
   ::kill(-pid, SIGKILL);
-  if (engine_ != nullptr) {
-    for (pid_t inferior : engine_->LaunchedInferiors()) ::kill(inferior, SIGKILL);
-  }
+  if (engine_ != nullptr) engine_->KillLaunchedInferiors();
   if (!console_drained_) {
     drain_timer_.expires_after(absl::ToChronoNanoseconds(kDrainLimit));
     drain_timer_.async_wait(
@@ -354,6 +353,19 @@ void Session::WriteLine(const std::string& identity, const std::string& line) {
   asio::post(strand_, [this, self = shared_from_this(), identity, line] {
     if (exit_reason_.has_value() || console_writer_ == nullptr) return;
     Emit(v1::Event::COMMAND, absl::StrCat(identity, ": ", line));
+    // Only the engine's own lines are judged: while a program it runs owns
+    // the terminal, what clients type is that program's input.
+    pid_t engine;
+    {
+      MutexLock lock(&mu_);
+      engine = pid_;
+    }
+    if (ForegroundProcessGroup(console_.native_handle()) == engine) {
+      if (std::optional<std::string> refused = engine_->RefuseLine(line)) {
+        Notice(absl::StrCat("refused \"", line, "\": ", *refused));
+        return;
+      }
+    }
     console_writer_->Write(line + "\r");  // what the Enter key sends
   });
 }
@@ -382,6 +394,11 @@ void Session::Interrupt(const std::string& identity) {
       }
     }
   });
+}
+
+void Session::Notice(const std::string& text) {
+  // A line of its own on the console, as clients show the hub's notices.
+  hub_->PublishOutput(absl::StrCat("\r\n*** dbgd: ", text, "\r\n"));
 }
 
 void Session::Emit(v1::Event::Kind kind, const std::string& message) {

@@ -92,6 +92,8 @@ class Session final : public InputSink,
   // console has been read to its end (or the drain limit has passed).
   void EndOnceDrained();
   void End(const std::string& reason);
+  // Notice tells every client `text` on the console, from dbgd.
+  void Notice(const std::string& text);
   void Emit(v1::Event::Kind kind, const std::string& message);
   void SetState(v1::Session::State state, const std::string& reason = "");
 

@@ -5,10 +5,12 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "common/posix_error.h"
+#include "session/process_guard.h"
 #include "session/pty.h"
 
 namespace dbgd::session {
@@ -179,6 +181,11 @@ absl::StatusOr<std::string> CheckTarget(const v1::Target& target) {
       if (::kill(target.attach().pid(), 0) != 0 && errno == ESRCH) {
         return absl::NotFoundError(
             absl::StrCat("attach.pid: no process ", target.attach().pid()));
+      }
+      if (std::optional<std::string> refused =
+              WhyAttachIsRefused(target.attach().pid())) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("attach.pid: ", *refused));
       }
       return std::string();
     case v1::Target::kCrashDump: {

@@ -44,8 +44,9 @@ absl::Status CheckTargetLimits(const v1::Target& target);
 
 // CheckTarget validates `target`: CheckTargetLimits, then a launch program
 // that exists (returned, resolved on PATH), a cwd that is a directory, env
-// names without '='; an attach PID that exists; crash-dump files that exist;
-// a remote address without whitespace. Returns
+// names without '='; an attach PID that exists and is neither dbgd nor one
+// of its ancestors (FAILED_PRECONDITION, with why: session/process_guard.h);
+// crash-dump files that exist; a remote address without whitespace. Returns
 // the resolved program for a launch target, "" for the others.
 // INVALID_ARGUMENT or NOT_FOUND name the field.
 absl::StatusOr<std::string> CheckTarget(const v1::Target& target);
