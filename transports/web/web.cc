@@ -165,24 +165,13 @@ class Link : public std::enable_shared_from_this<Link> {
   void AsyncReadSome(asio::mutable_buffer buffer, IoHandler handler) {
     asio::dispatch(strand_, [self = shared_from_this(), buffer,
                              handler = std::move(handler)]() mutable {
-      if (!self->inbox_.empty()) {
-        const size_t n = std::min(buffer.size(), self->inbox_.size());
-        self->inbox_.copy(static_cast<char*>(buffer.data()), n);
-        self->inbox_.erase(0, n);
-        asio::post(self->strand_, [handler = std::move(handler), n] {
-          handler(std::error_code(), n);
-        });
-        self->Read();  // resumes a reader paused on a full inbox
-        return;
-      }
-      if (self->ended_ || self->closed_) {
-        const std::error_code why =
-            self->closed_ ? asio::error::operation_aborted : self->end_error_;
-        asio::post(self->strand_, [handler = std::move(handler), why] { handler(why, 0); });
-        return;
-      }
       self->reader_ = std::move(handler);
       self->reader_buffer_ = buffer;
+      if (self->closed_ && self->inbox_.empty()) {
+        self->FailReader(asio::error::operation_aborted);
+        return;
+      }
+      self->ServeReader();  // now, or when a message or the end arrives
     });
   }
 
