@@ -34,6 +34,7 @@
 #include "dbgd/v1/discovery.grpc.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "protocol/console_text.h"
 
 ABSL_FLAG(std::string, addr, dbgd::DefaultControlAddress(),
           "The daemon's control address: unix:PATH or HOST:PORT.");
@@ -362,7 +363,10 @@ int Watch(const Context& c) {
                                    absl::UTCTimeZone())
                       .c_str(),
                   v1::Event::Kind_Name(event.kind()).c_str(),
-                  event.session().c_str(), event.message().c_str());
+                  // Clients' text (what they typed, why they left): shown,
+                  // never obeyed by the operator's terminal.
+                  dbgd::protocol::VisibleText(event.session()).c_str(),
+                  dbgd::protocol::VisibleText(event.message()).c_str());
     }
     std::fflush(stdout);
   }

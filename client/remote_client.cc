@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "asio/post.hpp"
 #include "common/posix_error.h"
+#include "protocol/console_text.h"
 #include "protocol/handshake.h"
 
 namespace dbgd::client {
@@ -288,11 +289,13 @@ void RemoteClient::OnHandshake(absl::StatusOr<v1::wire::ServerHello> hello) {
     FailJoin(HandshakeEnding(hello.status()));
     return;
   }
+  // The names are the server's: shown, never obeyed.
   std::fprintf(stderr, "Connected to %s with '%s' (session \"%s\")\n",
-               hello->server_name().empty() ? "the server"
-                                            : hello->server_name().c_str(),
+               hello->server_name().empty()
+                   ? "the server"
+                   : protocol::VisibleText(hello->server_name()).c_str(),
                transports::FormatClientSpec(spec_).c_str(),
-               hello->session().c_str());
+               protocol::VisibleText(hello->session()).c_str());
   if (hello->read_only()) std::fprintf(stderr, "%s\n", kReadOnlyLine);
   std::fflush(stderr);
   std::shared_ptr<FrameConnection> connection;
@@ -328,7 +331,8 @@ void RemoteClient::OnFrame(const Frame& frame) {
     case Frame::kBye:
       PrintLine(FormatBye(frame.bye()));
       End({ExitCode::kSessionGone,
-           absl::StrCat("disconnected by the server: ", frame.bye().reason())});
+           absl::StrCat("disconnected by the server: ",
+                        protocol::VisibleText(frame.bye().reason()))});
       break;
     default:
       break;  // nothing else means anything to a client now
@@ -353,11 +357,13 @@ void RemoteClient::OnNotice(const v1::wire::Notice& notice) {
     }
     case v1::wire::Notice::SESSION_ENDED:
       End({ExitCode::kSessionGone,
-           absl::StrCat("the session ended: ", notice.text())});
+           absl::StrCat("the session ended: ",
+                        protocol::VisibleText(notice.text()))});
       break;
     case v1::wire::Notice::DROPPED:
       End({ExitCode::kSessionGone,
-           absl::StrCat("dropped by the server: ", notice.text())});
+           absl::StrCat("dropped by the server: ",
+                        protocol::VisibleText(notice.text()))});
       break;
     case v1::wire::Notice::INPUT_REFUSED: {
       MutexLock lock(&mu_);

@@ -13,7 +13,9 @@ constexpr std::string_view kPasswordRequired = "the server requires a password";
 constexpr char kAuthFailed[] = "authentication failed";
 
 Ending HandshakeEnding(const absl::Status& status) {
-  const std::string message(status.message());
+  // It may quote the server (a Bye's reason, an AuthResult's message).
+  const std::string message = protocol::VisibleText(
+      std::string_view(status.message().data(), status.message().size()));
   switch (status.code()) {
     case absl::StatusCode::kUnauthenticated:
     case absl::StatusCode::kPermissionDenied:
@@ -40,11 +42,13 @@ Ending ConnectionEnding(const absl::Status& status) {
     return {ExitCode::kSessionGone, "the server closed the connection"};
   }
   return {ExitCode::kProtocolError,
-          absl::StrCat("connection broken: ", status.message())};
+          absl::StrCat("connection broken: ",
+                       protocol::VisibleText(std::string_view(
+                           status.message().data(), status.message().size())))};
 }
 
 std::string FormatBye(const v1::wire::Bye& bye) {
-  return absl::StrCat("*** disconnected: ", bye.reason());
+  return absl::StrCat("*** disconnected: ", protocol::VisibleText(bye.reason()));
 }
 
 std::vector<std::string> SplitCommands(std::string_view text) {

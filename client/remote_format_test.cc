@@ -21,6 +21,17 @@ TEST(FormatByeTest, NamesTheReason) {
             "*** disconnected: disconnected by the server's operator");
 }
 
+// What the server says reaches the user's terminal shown, never obeyed.
+TEST(FormatByeTest, ShowsControlCharacters) {
+  v1::wire::Bye bye;
+  bye.set_reason("bye\x1b]0;owned\x07");
+  EXPECT_EQ(FormatBye(bye), "*** disconnected: bye^[]0;owned^G");
+  EXPECT_EQ(HandshakeEnding(absl::InvalidArgumentError("no\x1b[2J")).message,
+            "handshake failed: no^[[2J");
+  EXPECT_EQ(ConnectionEnding(absl::UnavailableError("\r")).message,
+            "connection broken: ^M");
+}
+
 struct HandshakeCase {
   absl::Status status;
   ExitCode code;

@@ -479,11 +479,36 @@ absl::Status EtcdRegistry::Recover() {
     absl::Status granted = Grant();
     if (!granted.ok()) return granted;
   }
+  // With nothing to publish yet, Flush writes nothing: without this a user
+  // with no rights on the prefix would be "registered" until the first
+  // server appeared.
+  if (absl::Status allowed = ProveWrite(); !allowed.ok()) return allowed;
   {
     MutexLock lock(&mu_);
     rewrite_all_ = true;
   }
   return Flush();
+}
+
+absl::Status EtcdRegistry::ProveWrite() {
+  // etcd checks every operation of a Txn, both branches, before it
+  // evaluates the comparison; create_revision < 0 is never true, so the put
+  // is never applied.
+  etcdserverpb::TxnRequest request;
+  etcdserverpb::Compare* never = request.add_compare();
+  never->set_key(options_.prefix);
+  never->set_target(etcdserverpb::Compare::CREATE);
+  never->set_result(etcdserverpb::Compare::LESS);
+  never->set_create_revision(0);
+  etcdserverpb::PutRequest* put = request.add_success()->mutable_request_put();
+  put->set_key(options_.prefix);
+  put->set_lease(lease_id_);
+  etcdserverpb::TxnResponse response;
+  return Unary("Txn", options_.call_timeout, /*worker=*/true,
+               [&](Endpoint& endpoint, grpc::ClientContext* context) {
+                 response.Clear();
+                 return endpoint.kv->Txn(context, request, &response);
+               });
 }
 
 absl::Status EtcdRegistry::Maintain() {

@@ -150,6 +150,9 @@ class EtcdRegistry final : public Registry {
   absl::Status Recover();   // find or grant a lease, write everything
   absl::Status Maintain();  // keep the lease alive, write changes
   absl::Status Grant();
+  // ProveWrite: a Txn that could write under the prefix but never does, so
+  // etcd's permission check answers before "registered" is reported.
+  absl::Status ProveWrite();
   absl::Status KeepAlive();  // NOT_FOUND (and lease_id_ = 0) if expired
   absl::Status Flush();      // write pending changes
   // Apply writes `ops`; if etcd refused the token, once more with a new

@@ -150,6 +150,18 @@ class EtcdSecurityTest : public ::testing::Test {
     return registry.ok() ? *std::move(registry) : nullptr;
   }
 
+  // StartWithoutRights starts an etcd with auth on and a registry whose
+  // user was granted nothing under its prefix.
+  std::unique_ptr<EtcdRegistry> StartWithoutRights(StateLog& log) {
+    StartEtcd(/*tls=*/false);
+    EnableAuth();
+    EtcdRegistryOptions options = Options(log);
+    options.user = "dbgd";
+    options.password = "s3cret";
+    options.prefix = "/elsewhere/";  // not granted
+    return StartRegistry(std::move(options));
+  }
+
   // ExpectPublishes registers one entry and finds it by searching.
   static void ExpectPublishes(EtcdRegistry& registry) {
     ASSERT_TRUE(
@@ -279,16 +291,26 @@ TEST_F(EtcdSecurityTest, NoUserOnAnAuthEtcdNeverRegisters) {
 }
 
 TEST_F(EtcdSecurityTest, AUserWithoutRightsOnThePrefixIsRefused) {
-  StartEtcd(/*tls=*/false);
-  EnableAuth();
   StateLog log;
-  EtcdRegistryOptions options = Options(log);
-  options.user = "dbgd";
-  options.password = "s3cret";
-  options.prefix = "/elsewhere/";  // not granted
-  std::unique_ptr<EtcdRegistry> registry = StartRegistry(std::move(options));
+  std::unique_ptr<EtcdRegistry> registry = StartWithoutRights(log);
   ASSERT_NE(registry, nullptr);
   ExpectNeverRegisters(*registry, log);
+  EXPECT_THAT(log.last_detail(), HasSubstr("permission denied"));
+}
+
+// With nothing to publish yet there is nothing to be refused: the registry
+// must still find out that it may not write, instead of reporting itself
+// registered until the first server appears (CI once saw exactly that when
+// the first Register came after the lease).
+TEST_F(EtcdSecurityTest, AUserWithoutRightsIsRefusedBeforeAnythingIsPublished) {
+  StateLog log;
+  std::unique_ptr<EtcdRegistry> registry = StartWithoutRights(log);
+  ASSERT_NE(registry, nullptr);
+  ASSERT_TRUE(Eventually([&] { return !log.states().empty(); }));
+  EXPECT_FALSE(registry->State().registered);
+  for (const RegistryState& state : log.states()) {
+    EXPECT_FALSE(state.registered) << state.detail;
+  }
   EXPECT_THAT(log.last_detail(), HasSubstr("permission denied"));
 }
 

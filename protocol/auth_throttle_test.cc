@@ -156,14 +156,96 @@ TEST_F(AuthThrottleTest, EvictsTheOldestBeyondTheCap) {
   AuthThrottleOptions options = Options();
   options.max_sources = 100;
   AuthThrottle throttle(options);
-  for (int i = 0; i < 3; ++i) throttle.RecordFailure("10.0.0.1");  // oldest
+  throttle.RecordFailure("10.0.0.1");  // oldest, not locked out
   for (int i = 0; i < 1000; ++i) {
     clock_.Advance(absl::Milliseconds(1));
     throttle.RecordFailure(absl::StrCat("10.1.", i / 256, ".", i % 256));
     ASSERT_LE(throttle.tracked_sources(), 100u);
   }
   EXPECT_EQ(throttle.tracked_sources(), 100u);
-  EXPECT_FALSE(throttle.IsLockedOut("10.0.0.1"));  // evicted first
+  // Evicted first: its two next failures do not lock it out.
+  throttle.RecordFailure("10.0.0.1");
+  throttle.RecordFailure("10.0.0.1");
+  EXPECT_FALSE(throttle.IsLockedOut("10.0.0.1"));
+}
+
+TEST_F(AuthThrottleTest, ALockoutHoldsWhateverOtherSourcesDo) {
+  AuthThrottleOptions options = Options();
+  options.max_sources = 100;
+  AuthThrottle throttle(options);
+  for (int i = 0; i < 3; ++i) throttle.RecordFailure("10.0.0.1");
+  ASSERT_TRUE(throttle.IsLockedOut("10.0.0.1"));
+  // 10,000 other sources fail during the lockout, each once.
+  for (int i = 0; i < 10000; ++i) {
+    clock_.Advance(absl::Milliseconds(5));  // 50 s in all
+    throttle.RecordFailure(absl::StrCat("10.2.", i / 256, ".", i % 256));
+    ASSERT_LE(throttle.tracked_sources(), 100u);
+  }
+  EXPECT_TRUE(throttle.IsLockedOut("10.0.0.1"));
+  EXPECT_FALSE(throttle.TryAttempt("10.0.0.1"));
+  EXPECT_EQ(throttle.LockoutRemaining("10.0.0.1"), absl::Seconds(10));
+  clock_.Advance(absl::Seconds(10));
+  EXPECT_FALSE(throttle.IsLockedOut("10.0.0.1"));
+}
+
+TEST_F(AuthThrottleTest, AFullTableOfLockoutsRefusesNewSources) {
+  AuthThrottleOptions options = Options();
+  options.max_sources = 50;
+  AuthThrottle throttle(options);
+  for (int i = 0; i < 50; ++i) {
+    for (int n = 0; n < 3; ++n) throttle.RecordFailure(absl::StrCat("10.3.0.", i));
+  }
+  ASSERT_EQ(throttle.locked_sources(), 50u);
+  // No room and nothing evictable: a new source is refused as if locked
+  // out, and every lockout stays.
+  EXPECT_TRUE(throttle.IsLockedOut("10.9.9.9"));
+  EXPECT_EQ(throttle.LockoutRemaining("10.9.9.9"), absl::Seconds(60));
+  EXPECT_FALSE(throttle.TryAttempt("10.9.9.9"));
+  EXPECT_EQ(throttle.full_refusals(), 1u);
+  EXPECT_EQ(throttle.tracked_sources(), 50u);
+  EXPECT_EQ(throttle.locked_sources(), 50u);
+  // When the lockouts end, the new source is tracked again.
+  clock_.Advance(absl::Seconds(60));
+  EXPECT_FALSE(throttle.IsLockedOut("10.9.9.9"));
+  EXPECT_TRUE(throttle.TryAttempt("10.9.9.9"));
+  EXPECT_EQ(throttle.tracked_sources(), 1u);
+}
+
+TEST_F(AuthThrottleTest, OneHostIsOneSourceWhateverItsAddressForm) {
+  AuthThrottle throttle(Options());
+  throttle.RecordFailure("192.0.2.7");
+  throttle.RecordFailure("::ffff:192.0.2.7");
+  throttle.RecordFailure("::FFFF:c000:0207");
+  EXPECT_TRUE(throttle.IsLockedOut("192.0.2.7"));
+  EXPECT_TRUE(throttle.IsLockedOut("::ffff:192.0.2.7"));
+  EXPECT_FALSE(throttle.IsLockedOut("192.0.2.8"));
+  EXPECT_EQ(throttle.tracked_sources(), 1u);
+  // Every IPv4 loopback address is this host; ::1 is a source of its own.
+  throttle.RecordFailure("127.0.0.1");
+  throttle.RecordFailure("::ffff:127.0.0.2");
+  throttle.RecordFailure("127.45.6.7");
+  EXPECT_TRUE(throttle.IsLockedOut("::ffff:127.0.0.1"));
+  EXPECT_FALSE(throttle.IsLockedOut("::1"));
+  // IPv6 counts per /64.
+  throttle.RecordFailure("2001:db8:1:2::1");
+  throttle.RecordFailure("2001:db8:1:2:aaaa:bbbb:cccc:dddd");
+  throttle.RecordFailure("2001:db8:1:2::ffff%eth0");
+  EXPECT_TRUE(throttle.IsLockedOut("2001:db8:1:2::9"));
+  EXPECT_FALSE(throttle.IsLockedOut("2001:db8:1:3::1"));
+}
+
+TEST(SourceKeyTest, Forms) {
+  EXPECT_EQ(SourceKey("192.0.2.7"), "192.0.2.7");
+  EXPECT_EQ(SourceKey("::ffff:192.0.2.7"), "192.0.2.7");
+  EXPECT_EQ(SourceKey("127.0.0.1"), "127.0.0.0/8");
+  EXPECT_EQ(SourceKey("127.255.0.9"), "127.0.0.0/8");
+  EXPECT_EQ(SourceKey("::ffff:127.0.0.1"), "127.0.0.0/8");
+  EXPECT_EQ(SourceKey("::1"), "::1");
+  EXPECT_EQ(SourceKey("[::1]"), "::1");
+  EXPECT_EQ(SourceKey("2001:DB8:1:2:3:4:5:6"), "2001:db8:1:2::/64");
+  EXPECT_EQ(SourceKey("fe80::1%eth0"), "fe80::/64");
+  EXPECT_EQ(SourceKey("uid=1000"), "uid=1000");
+  EXPECT_EQ(SourceKey("?"), "?");
 }
 
 TEST_F(AuthThrottleTest, ARepeatOffenderStaysTracked) {

@@ -7,6 +7,13 @@
 
 namespace dbgd::protocol {
 
+std::string SpokenVersions() {
+  if (kMinProtocolVersion == kProtocolVersion) {
+    return absl::StrCat("version ", kProtocolVersion);
+  }
+  return absl::StrCat("versions ", kMinProtocolVersion, " to ", kProtocolVersion);
+}
+
 absl::Status CheckFrameSize(size_t bytes) {
   if (bytes > kMaxFrameBytes) {
     return absl::InvalidArgumentError(
@@ -48,7 +55,7 @@ void FrameDecoder::Fail(absl::Status error) {
 }
 
 void FrameDecoder::Append(absl::string_view bytes) {
-  if (!error_.ok()) return;
+  if (!error_.ok() || !oversized_.ok()) return;
   // Drop consumed bytes before growing, so the buffer holds little more
   // than the frames not yet returned.
   if (offset_ > 0 && offset_ >= buffer_.size() / 2) {
@@ -77,7 +84,10 @@ void FrameDecoder::Append(absl::string_view bytes) {
                             (uint32_t{p[2]} << 8) | uint32_t{p[3]};
     absl::Status size = CheckFrameSize(length);
     if (!size.ok()) {
-      Fail(std::move(size));
+      // The frames before this header are complete: Next returns them
+      // first, whatever chunks they came in, then the error.
+      buffer_.resize(next_header_);
+      oversized_ = std::move(size);
       return;
     }
     next_header_ += kFrameHeaderBytes + length;
@@ -86,6 +96,11 @@ void FrameDecoder::Append(absl::string_view bytes) {
 
 absl::StatusOr<std::optional<Frame>> FrameDecoder::Next() {
   if (!error_.ok()) return error_;
+  if (buffered_bytes() == 0 && !oversized_.ok()) {
+    Fail(oversized_);
+    oversized_ = absl::OkStatus();
+    return error_;
+  }
   if (buffered_bytes() < kFrameHeaderBytes) return std::nullopt;
   // Every complete header in the buffer was checked by Append.
   const uint32_t length = PeekLength();

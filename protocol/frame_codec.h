@@ -33,9 +33,26 @@ namespace dbgd::protocol {
 
 using Frame = v1::wire::Frame;
 
-// kProtocolVersion is the version this build speaks (ClientHello and
-// ServerHello protocol_version).
+// kProtocolVersion is the highest version this build speaks, and
+// kMinProtocolVersion the lowest; it speaks every version in between.
+// ClientHello.protocol_version is the highest version the client speaks;
+// the server answers, in ServerHello, with the highest version both speak
+// (docs/protocol.md, versioning).
 inline constexpr uint32_t kProtocolVersion = 1;
+inline constexpr uint32_t kMinProtocolVersion = 1;
+
+// NegotiateVersion is the version a server speaking kMinProtocolVersion to
+// kProtocolVersion uses with a client whose highest is `client_highest`,
+// or 0 when they have none in common.
+inline constexpr uint32_t NegotiateVersion(uint32_t client_highest) {
+  const uint32_t common =
+      client_highest < kProtocolVersion ? client_highest : kProtocolVersion;
+  return common >= kMinProtocolVersion ? common : 0;
+}
+
+// SpokenVersions names the versions this build speaks, for refusals:
+// "version 1", "versions 1 to 3".
+std::string SpokenVersions();
 
 // kMaxFrameBytes bounds the serialized Frame (the length prefix's value).
 inline constexpr size_t kMaxFrameBytes = 1024 * 1024;
@@ -65,7 +82,8 @@ class FrameDecoder {
   FrameDecoder& operator=(const FrameDecoder&) = delete;
 
   // Append adds received bytes. An oversized length prefix is detected here,
-  // as soon as its 4 bytes are present, and the body is never buffered.
+  // as soon as its 4 bytes are present, and the body is never buffered; the
+  // complete frames before it are still returned by Next, then its error.
   void Append(absl::string_view bytes);
 
   // Next returns the next complete frame; nullopt when it is not all here
@@ -95,6 +113,9 @@ class FrameDecoder {
   size_t offset_ = 0;       // start of the unreturned bytes in buffer_
   size_t next_header_ = 0;  // where in buffer_ the next unchecked header starts
   absl::Status error_;
+  // An oversized length prefix seen by Append, reported by Next once the
+  // frames before it are taken.
+  absl::Status oversized_;
 };
 
 // FrameCodec frames one link's traffic. Encode may be called from any

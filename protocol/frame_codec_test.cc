@@ -155,9 +155,45 @@ TEST(FrameDecoderTest, OversizedBodyBytesAreNeverBuffered) {
   // in one read.
   decoder.Append(EncodeFrame(ok) + Header(kMaxFrameBytes + 1) +
                  std::string(60000, 'z'));
-  EXPECT_EQ(decoder.buffered_bytes(), 0u);
-  // The good frame was refused with the rest: the stream is unusable.
+  // Only the good frame is kept: nothing from the oversized header on.
+  EXPECT_EQ(decoder.buffered_bytes(), EncodeFrame(ok).size());
+  absl::StatusOr<std::optional<Frame>> first = decoder.Next();
+  ASSERT_TRUE(first.ok() && first->has_value()) << first.status();
+  EXPECT_EQ((*first)->input().line(), "x");
   EXPECT_EQ(decoder.Next().status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(decoder.buffered_bytes(), 0u);
+}
+
+// Whether a good frame and an oversized header after it arrive in one read
+// or in two, the frame is delivered and then the error, which sticks.
+TEST(FrameDecoderTest, FramesBeforeAnOversizedHeaderDoNotDependOnChunking) {
+  Frame ok;
+  ok.mutable_input()->set_line("c");
+  const std::string stream = EncodeFrame(ok) + EncodeFrame(ok) + Header(0x7f000000);
+  for (size_t split = 0; split <= stream.size(); ++split) {
+    SCOPED_TRACE(split);
+    FrameDecoder decoder;
+    std::vector<std::string> lines;
+    absl::Status error;
+    for (absl::string_view chunk : {absl::string_view(stream).substr(0, split),
+                                    absl::string_view(stream).substr(split)}) {
+      decoder.Append(chunk);
+      while (true) {
+        absl::StatusOr<std::optional<Frame>> next = decoder.Next();
+        if (!next.ok()) {
+          error = next.status();
+          break;
+        }
+        if (!next->has_value()) break;
+        lines.push_back((*next)->input().line());
+      }
+      if (!error.ok()) break;
+    }
+    EXPECT_THAT(lines, ::testing::ElementsAre("c", "c"));
+    EXPECT_EQ(error.message(), "frame of 2130706432 bytes exceeds the 1 MiB limit");
+    decoder.Append(EncodeFrame(ok));
+    EXPECT_EQ(decoder.Next().status(), error);
+  }
 }
 
 TEST(FrameDecoderTest, ExactlyOneMebibyteIsAccepted) {

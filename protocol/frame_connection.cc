@@ -1,5 +1,6 @@
 #include "protocol/frame_connection.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -12,6 +13,9 @@ namespace {
 
 // At most this many queued bytes go into one write.
 constexpr size_t kWriteBatchBytes = 256 * 1024;
+
+// A flush ends, progress or not, after this many flush timeouts.
+constexpr int kFlushLimitTimeouts = 12;
 
 }  // namespace
 
@@ -66,7 +70,7 @@ absl::Status FrameConnection::Send(const Frame& frame) {
       return absl::FailedPreconditionError(
           absl::StrCat("the connection to ", peer_, " is closed"));
     }
-    pending_bytes_ += bytes.size();
+    pending_bytes_ += bytes.size() + kQueuedFrameOverheadBytes;
     queue_.push_back(std::move(bytes));
     if (write_scheduled_) return absl::OkStatus();
     write_scheduled_ = true;
@@ -105,6 +109,16 @@ void FrameConnection::CheckDrained() {
 size_t FrameConnection::pending_bytes() const {
   MutexLock lock(&mu_);
   return pending_bytes_;
+}
+
+size_t FrameConnection::DiscardQueued() {
+  MutexLock lock(&mu_);
+  const size_t discarded = queue_.size();
+  for (const std::string& bytes : queue_) {
+    pending_bytes_ -= bytes.size() + kQueuedFrameOverheadBytes;
+  }
+  queue_.clear();
+  return discarded;
 }
 
 bool FrameConnection::closed() const {
@@ -202,11 +216,14 @@ void FrameConnection::WriteNext() {
     } else if (queue_.size() == 1 || queue_.front().size() >= kWriteBatchBytes) {
       write_buffer_ = std::move(queue_.front());
       queue_.pop_front();
+      write_cost_ = write_buffer_.size() + kQueuedFrameOverheadBytes;
     } else {
       write_buffer_.clear();
+      write_cost_ = 0;
       while (!queue_.empty() &&
              write_buffer_.size() + queue_.front().size() <= kWriteBatchBytes) {
         write_buffer_ += queue_.front();
+        write_cost_ += queue_.front().size() + kQueuedFrameOverheadBytes;
         queue_.pop_front();
       }
     }
@@ -215,20 +232,23 @@ void FrameConnection::WriteNext() {
     if (closing_) Finish();  // flushed
     return;
   }
-  stream_->AsyncWrite(asio::buffer(write_buffer_),
-                      [self = shared_from_this()](std::error_code error, size_t) {
-                        asio::dispatch(self->strand_, [self, error] {
-                          self->OnWritten(error);
-                        });
-                      });
+  write_offset_ = 0;
+  WriteRest();
 }
 
-void FrameConnection::OnWritten(std::error_code error) {
-  {
-    MutexLock lock(&mu_);
-    if (!finished_) pending_bytes_ -= write_buffer_.size();
-  }
-  write_buffer_.clear();
+void FrameConnection::WriteRest() {
+  // Written piece by piece, so that a closing connection sees its peer
+  // make progress (ArmFlushTimer) however slowly it reads.
+  stream_->AsyncWriteSome(
+      asio::buffer(write_buffer_) + write_offset_,
+      [self = shared_from_this()](std::error_code error, size_t bytes) {
+        asio::dispatch(self->strand_, [self, error, bytes] {
+          self->OnWritten(error, bytes);
+        });
+      });
+}
+
+void FrameConnection::OnWritten(std::error_code error, size_t bytes) {
   if (finished_) return;
   if (error) {
     BeginClose(absl::UnavailableError(absl::StrCat("writing to ", peer_,
@@ -236,6 +256,19 @@ void FrameConnection::OnWritten(std::error_code error) {
                /*flush=*/false);
     return;
   }
+  write_offset_ += bytes;
+  if (closing_ && bytes > 0) ArmFlushTimer();
+  if (write_offset_ < write_buffer_.size()) {
+    WriteRest();
+    return;
+  }
+  {
+    MutexLock lock(&mu_);
+    pending_bytes_ -= write_cost_;
+  }
+  write_buffer_.clear();
+  write_offset_ = 0;
+  write_cost_ = 0;
   CheckDrained();
   WriteNext();
 }
@@ -255,20 +288,39 @@ void FrameConnection::BeginClose(absl::Status reason, bool flush) {
     Finish();
     return;
   }
-  // WriteNext finishes once the queue is empty; the timer bounds the wait.
-  flush_timer_.expires_after(absl::ToChronoNanoseconds(options_.flush_timeout));
+  // WriteNext finishes once the queue is empty; the timer bounds how long
+  // the peer may take no bytes at all.
+  ArmFlushTimer();
+}
+
+void FrameConnection::ArmFlushTimer() {
+  // A peer trickling a byte now and then is not waited for for ever.
+  const auto now = asio::steady_timer::clock_type::now();
+  if (!flush_deadline_.has_value()) {
+    flush_deadline_ =
+        now + absl::ToChronoNanoseconds(options_.flush_timeout *
+                                        kFlushLimitTimeouts);
+  }
+  flush_timer_.expires_at(std::min(
+      now + absl::ToChronoNanoseconds(options_.flush_timeout), *flush_deadline_));
   flush_timer_.async_wait([self = shared_from_this()](std::error_code error) {
-    if (!error) self->Finish();
+    // The peer stalled: what it was sent may end inside a frame, so the
+    // stream is reset rather than ended.
+    if (!error) self->Finish(/*abort=*/true);
   });
 }
 
-void FrameConnection::Finish() {
+void FrameConnection::Finish(bool abort) {
   if (finished_) return;
   finished_ = true;
   closing_ = true;
   if (!close_reason_.has_value()) close_reason_ = absl::OkStatus();
   flush_timer_.cancel();
-  stream_->Close();
+  if (abort) {
+    stream_->Abort();
+  } else {
+    stream_->Close();
+  }
   {
     MutexLock lock(&mu_);
     accepting_ = false;

@@ -24,7 +24,16 @@
 // and the stream is not read, so a frame is never lost between two phases
 // (the handshake pauses the connection before reporting success; the next
 // owner resumes it with SetFrameHandler). pending_bytes() tells a producer
-// how much is queued for writing, and OnDrained when to produce again.
+// how much is queued for writing (in memory: each frame counts its bytes
+// plus kQueuedFrameOverheadBytes), and OnDrained when to produce again.
+// DiscardQueued lets a producer take back what has not been handed to the
+// stream yet, so that a frame sent next goes out right after the write in
+// flight (a client dropped for falling behind gets its notice first).
+//
+// Frames are written whole: what the stream is given is always whole
+// frames, and a write in flight is only ever cut short when the connection
+// gives up on a peer that does not read (Close(/*flush=*/false), or the
+// flush timeout).
 //
 // Lifetime: Create returns a shared_ptr; every pending operation holds one,
 // so the connection lives until it is closed and its operations finish.
@@ -56,10 +65,21 @@
 namespace dbgd::protocol {
 
 struct FrameConnectionOptions {
-  // Close(/*flush=*/true) closes anyway when the queued frames have not all
-  // been written within this time (a peer that stopped reading).
+  // Close(/*flush=*/true) gives up on writing the queued frames when the
+  // peer takes none of their bytes for this long (a peer that stopped
+  // reading): the time runs from the close and again from every write that
+  // makes progress, and the flush ends after 12 such timeouts in all even
+  // so (a peer trickling a byte now and then). Giving up aborts the stream
+  // (Stream::Abort): over TCP the peer sees the connection reset, not a
+  // stream ending inside a frame.
   absl::Duration flush_timeout = absl::Seconds(5);
 };
+
+// kQueuedFrameOverheadBytes is what a queued frame costs beyond its encoded
+// bytes (its string and queue slot, the allocator's header): pending_bytes
+// counts it, so a producer keeping pending_bytes under a bound keeps the
+// queue's memory under it too, however small the frames.
+inline constexpr size_t kQueuedFrameOverheadBytes = 64;
 
 class FrameConnection : public std::enable_shared_from_this<FrameConnection> {
  public:
@@ -102,7 +122,8 @@ class FrameConnection : public std::enable_shared_from_this<FrameConnection> {
 
   // Close ends the connection: no more frames are delivered and Send is
   // refused from now on. With `flush`, frames already queued are written
-  // first (for at most FrameConnectionOptions::flush_timeout). The close
+  // first (unless the peer stops taking bytes for
+  // FrameConnectionOptions::flush_timeout). The close
   // handler then receives OK, unless the connection had already failed.
   // Idempotent.
   void Close(bool flush);
@@ -112,8 +133,14 @@ class FrameConnection : public std::enable_shared_from_this<FrameConnection> {
   // callback set before. Never called once the connection has closed.
   void OnDrained(size_t below, std::function<void()> callback);
 
-  // pending_bytes: bytes queued or being written.
+  // pending_bytes: what is queued or being written, each frame counted as
+  // its encoded size plus kQueuedFrameOverheadBytes.
   size_t pending_bytes() const ABSL_LOCKS_EXCLUDED(mu_);
+
+  // DiscardQueued drops the frames queued but not yet handed to the stream
+  // and returns how many; the write in flight, if any, completes (whole
+  // frames only). Thread-safe.
+  size_t DiscardQueued() ABSL_LOCKS_EXCLUDED(mu_);
 
   // closed: Send is refused (Close was called or the connection ended).
   bool closed() const ABSL_LOCKS_EXCLUDED(mu_);
@@ -139,14 +166,19 @@ class FrameConnection : public std::enable_shared_from_this<FrameConnection> {
   void OnRead(std::error_code error, size_t bytes);
   void Deliver();
   void WriteNext();
-  void OnWritten(std::error_code error);
+  // WriteRest writes what the stream has not yet taken of write_buffer_.
+  void WriteRest();
+  void OnWritten(std::error_code error, size_t bytes);
+  // ArmFlushTimer (re)starts the flush timeout of a closing connection.
+  void ArmFlushTimer();
   // CheckDrained runs the drain callback if its threshold is met.
   void CheckDrained();
   // BeginClose records `reason` (unless one was recorded first) and closes,
   // after writing what is queued when `flush`.
   void BeginClose(absl::Status reason, bool flush);
-  // Finish closes the stream and reports the close reason.
-  void Finish();
+  // Finish closes the stream (aborts it with `abort`) and reports the close
+  // reason.
+  void Finish(bool abort = false);
 
   // Constant after construction.
   const std::unique_ptr<transports::Stream> stream_;
@@ -159,8 +191,12 @@ class FrameConnection : public std::enable_shared_from_this<FrameConnection> {
 
   // State below is used on strand_ only.
   asio::steady_timer flush_timer_;
+  // When a closing connection's flush ends at the latest.
+  std::optional<asio::steady_timer::time_point> flush_deadline_;
   std::array<char, 64 * 1024> read_buffer_;
   std::string write_buffer_;  // the write in flight
+  size_t write_offset_ = 0;   // how much of it the stream has taken
+  size_t write_cost_ = 0;     // its frames' share of pending_bytes_
   // Shared so that a handler replacing itself is not destroyed mid-call.
   std::shared_ptr<const FrameHandler> on_frame_;
   CloseHandler on_close_;

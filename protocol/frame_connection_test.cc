@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -317,6 +318,158 @@ TEST_F(FrameConnectionTest, FlushGivesUpOnAPeerThatDoesNotRead) {
   EXPECT_GE(absl::Now() - start, absl::Milliseconds(150));
   EXPECT_LT(absl::Now() - start, absl::Seconds(10));
   EXPECT_EQ(connection->pending_bytes(), 0u);
+}
+
+// A slow reader that keeps reading is not given up on, however long the
+// flush takes: the flush timeout runs from its last progress.
+TEST_F(FrameConnectionTest, FlushWaitsForAPeerThatKeepsReadingSlowly) {
+  auto [ours, theirs] = testing::TcpPair(loop_.context(), 16 * 1024);
+  auto connection = FrameConnection::Create(
+      testing::WrapTcp(std::move(ours)), MakeLengthPrefixedCodec(),
+      FrameConnectionOptions{.flush_timeout = absl::Milliseconds(300)});
+  connection->Start(a_.OnFrame(), a_.OnClose());
+  constexpr int kFrames = 4;
+  Frame output;
+  output.mutable_output()->set_data(std::string(512 * 1024, 'o'));
+  for (int i = 0; i < kFrames; ++i) ASSERT_TRUE(connection->Send(output).ok());
+  Frame bye;
+  bye.mutable_bye()->set_reason("dropped");
+  ASSERT_TRUE(connection->Send(bye).ok());
+  connection->Close(/*flush=*/true);
+
+  // 2 MiB at 32 KiB every 20 ms: over a second, several flush timeouts
+  // (and within the flush's limit of 12 timeouts).
+  std::string received;
+  std::error_code error;
+  char buffer[32 * 1024];
+  while (!error) {
+    absl::SleepFor(absl::Milliseconds(20));
+    const size_t n = theirs.read_some(asio::buffer(buffer), error);
+    received.append(buffer, n);
+  }
+  EXPECT_EQ(error, asio::error::eof) << error.message();
+  const std::vector<Frame> frames = DecodeAll(received);
+  ASSERT_EQ(frames.size(), kFrames + 1);
+  EXPECT_EQ(frames.back().bye().reason(), "dropped");
+  FrameDecoder whole;
+  whole.Append(received);
+  for (size_t i = 0; i < frames.size(); ++i) ASSERT_TRUE(whole.Next().ok());
+  EXPECT_TRUE(whole.at_frame_boundary()) << "the stream ends inside a frame";
+  std::optional<absl::Status> closed = a_.WaitForClose();
+  ASSERT_TRUE(closed.has_value());
+  EXPECT_TRUE(closed->ok()) << *closed;
+}
+
+// A peer that stops reading is reset once the flush timeout passes without
+// progress: it sees the connection break, not a stream ending mid-frame.
+TEST_F(FrameConnectionTest, FlushResetsATcpPeerThatStoppedReading) {
+  auto [ours, theirs] = testing::TcpPair(loop_.context(), 16 * 1024);
+  auto connection = FrameConnection::Create(
+      testing::WrapTcp(std::move(ours)), MakeLengthPrefixedCodec(),
+      FrameConnectionOptions{.flush_timeout = absl::Milliseconds(200)});
+  connection->Start(a_.OnFrame(), a_.OnClose());
+  Frame output;
+  output.mutable_output()->set_data(std::string(512 * 1024, 'o'));
+  for (int i = 0; i < 8; ++i) ASSERT_TRUE(connection->Send(output).ok());
+  connection->Close(/*flush=*/true);
+  std::optional<absl::Status> closed = a_.WaitForClose();
+  ASSERT_TRUE(closed.has_value());
+
+  std::error_code error;
+  char buffer[64 * 1024];
+  while (!error) theirs.read_some(asio::buffer(buffer), error);
+  EXPECT_EQ(error, asio::error::connection_reset) << error.message();
+}
+
+// A peer that trickles a byte now and then is given up on all the same,
+// after 12 flush timeouts.
+TEST_F(FrameConnectionTest, FlushEndsForAPeerThatOnlyTrickles) {
+  auto [ours, theirs] = testing::TcpPair(loop_.context(), 16 * 1024);
+  auto connection = FrameConnection::Create(
+      testing::WrapTcp(std::move(ours)), MakeLengthPrefixedCodec(),
+      FrameConnectionOptions{.flush_timeout = absl::Milliseconds(100)});
+  connection->Start(a_.OnFrame(), a_.OnClose());
+  Frame output;
+  output.mutable_output()->set_data(std::string(512 * 1024, 'o'));
+  for (int i = 0; i < 8; ++i) ASSERT_TRUE(connection->Send(output).ok());
+  const absl::Time start = absl::Now();
+  connection->Close(/*flush=*/true);
+
+  std::error_code error;
+  char buffer[1024];
+  while (!error) {
+    absl::SleepFor(absl::Milliseconds(50));
+    theirs.read_some(asio::buffer(buffer), error);
+  }
+  EXPECT_EQ(error, asio::error::connection_reset) << error.message();
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(1100));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(20));
+  EXPECT_TRUE(a_.WaitForClose().has_value());
+}
+
+// Stuck sends big frames to a peer that does not read until a write is
+// stuck, and returns how many it sent (numbered "frame N ").
+int Stuck(FrameConnection& connection, int count) {
+  for (int i = 0; i < count; ++i) {
+    Frame output;
+    output.mutable_output()->set_data(
+        absl::StrCat("frame ", i, " ", std::string(512 * 1024, 'o')));
+    EXPECT_TRUE(connection.Send(output).ok());
+  }
+  absl::SleepFor(absl::Milliseconds(200));  // the socket fills
+  return count;
+}
+
+TEST_F(FrameConnectionTest, PendingBytesCountWhatEachQueuedFrameCosts) {
+  auto [raw, ours] = SocketPair(loop_.context());
+  auto connection = FrameConnection::Create(WrapSocket(std::move(ours), "peer"),
+                                            MakeLengthPrefixedCodec());
+  connection->Start(a_.OnFrame(), a_.OnClose());
+  Stuck(*connection, 8);
+  const size_t before = connection->pending_bytes();
+  // Empty frames: 4 bytes on the wire, but each costs a queue entry.
+  for (int i = 0; i < 1000; ++i) ASSERT_TRUE(connection->Send(Frame()).ok());
+  EXPECT_EQ(connection->pending_bytes() - before,
+            1000 * (4 + kQueuedFrameOverheadBytes));
+  connection->Close(/*flush=*/false);
+  ASSERT_TRUE(a_.WaitForClose().has_value());
+  EXPECT_EQ(connection->pending_bytes(), 0u);
+}
+
+TEST_F(FrameConnectionTest, DiscardQueuedLetsTheNextFrameFollowTheWriteInFlight) {
+  auto [raw, ours] = SocketPair(loop_.context());
+  auto connection = FrameConnection::Create(WrapSocket(std::move(ours), "peer"),
+                                            MakeLengthPrefixedCodec());
+  connection->Start(a_.OnFrame(), a_.OnClose());
+  const int sent = Stuck(*connection, 16);
+  const size_t discarded = connection->DiscardQueued();
+  EXPECT_GT(discarded, 0u);
+  EXPECT_LT(discarded, static_cast<size_t>(sent)) << "one write is in flight";
+  Frame last;
+  last.mutable_notice()->set_kind(v1::wire::Notice::DROPPED);
+  ASSERT_TRUE(connection->Send(last).ok());
+  connection->Close(/*flush=*/true);
+
+  // The peer gets whole frames only: those written before, then the notice.
+  FrameDecoder decoder;
+  decoder.Append(ReadAll(raw));
+  std::vector<Frame> frames;
+  while (true) {
+    absl::StatusOr<std::optional<Frame>> next = decoder.Next();
+    ASSERT_TRUE(next.ok()) << next.status();
+    if (!next->has_value()) break;
+    frames.push_back(**next);
+  }
+  EXPECT_TRUE(decoder.at_frame_boundary()) << "a partial frame at the end";
+  ASSERT_FALSE(frames.empty());
+  EXPECT_TRUE(frames.back().has_notice());
+  ASSERT_EQ(frames.size() - 1 + discarded, static_cast<size_t>(sent));
+  for (size_t i = 0; i + 1 < frames.size(); ++i) {
+    EXPECT_TRUE(absl::StartsWith(frames[i].output().data(),
+                                 absl::StrCat("frame ", i, " ")))
+        << i;
+  }
+  ASSERT_TRUE(a_.WaitForClose().has_value());
 }
 
 TEST_F(FrameConnectionTest, OnDrainedWaitsForThePeerToRead) {

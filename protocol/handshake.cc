@@ -166,10 +166,13 @@ class ServerHandshakeOp final
       return;
     }
     const v1::wire::ClientHello& hello = frame.client_hello();
-    if (hello.protocol_version() != kProtocolVersion) {
+    // The client names the highest version it speaks; the connection uses
+    // the highest one both speak.
+    version_ = NegotiateVersion(hello.protocol_version());
+    if (version_ == 0) {
       const std::string reason = absl::StrCat(
           "protocol version ", hello.protocol_version(),
-          " is not supported; this server speaks version ", kProtocolVersion);
+          " is not supported; this server speaks ", SpokenVersions());
       Fail(absl::FailedPreconditionError(reason), reason);
       return;
     }
@@ -193,7 +196,7 @@ class ServerHandshakeOp final
     }
     Frame reply;
     ServerHello& server_hello = *reply.mutable_server_hello();
-    server_hello.set_protocol_version(kProtocolVersion);
+    server_hello.set_protocol_version(version_);
     server_hello.set_session(ShownSessionName(options_.session));
     server_hello.set_auth_required(auth_required);
     server_hello.set_nonce(nonce_);
@@ -300,7 +303,7 @@ class ServerHandshakeOp final
     (void)connection_->Send(AuthResultFrame(true, ""));
     // Hold what the client sends next for the session phase's handler.
     connection_->SetFrameHandler(nullptr);
-    Finish(ClientInfo{identity_, kProtocolVersion});
+    Finish(ClientInfo{identity_, version_});
   }
 
   // Fail sends a Bye with `bye` (unless empty), closes the connection once
@@ -336,6 +339,7 @@ class ServerHandshakeOp final
   State state_ = State::kAwaitHello;
   std::string identity_;
   std::string nonce_;
+  uint32_t version_ = 0;  // the version the connection uses
 };
 
 class ClientHandshakeOp final
@@ -389,13 +393,16 @@ class ClientHandshakeOp final
       return;
     }
     hello_ = frame.server_hello();
-    if (hello_.protocol_version() != kProtocolVersion) {
+    // The server picks a version at most the client's highest; this client
+    // speaks every version from kMinProtocolVersion up to that.
+    if (hello_.protocol_version() < kMinProtocolVersion ||
+        hello_.protocol_version() > kProtocolVersion) {
       Fail(absl::FailedPreconditionError(absl::StrCat(
                "the server speaks protocol version ", hello_.protocol_version(),
-               "; this client speaks version ", kProtocolVersion)),
+               "; this client speaks ", SpokenVersions())),
            absl::StrCat("protocol version ", hello_.protocol_version(),
-                        " is not supported; this client speaks version ",
-                        kProtocolVersion));
+                        " is not supported; this client speaks ",
+                        SpokenVersions()));
       return;
     }
     if (hello_.auth_required()) {

@@ -328,14 +328,38 @@ TEST_F(HandshakeTest, MissingPasswordOnTheClient) {
   EXPECT_EQ(throttle_.tracked_sources(), 0u);
 }
 
-TEST_F(HandshakeTest, ServerRefusesAnotherProtocolVersion) {
+TEST_F(HandshakeTest, ServerAnswersANewerClientWithTheHighestCommonVersion) {
+  // A client that speaks versions up to 7 is answered with the highest
+  // version both speak, which it speaks too.
   auto [client, server] = Connect();
   Result<absl::StatusOr<ClientInfo>> server_result;
   ServerHandshake(server, Options(), server_result.Callback());
   client->Start(client_frames_.OnFrame(), client_frames_.OnClose());
   Frame hello;
-  hello.mutable_client_hello()->set_protocol_version(2);
+  hello.mutable_client_hello()->set_protocol_version(7);
   hello.mutable_client_hello()->set_identity("future\\client");
+  ASSERT_TRUE(client->Send(hello).ok());
+
+  absl::StatusOr<ClientInfo> result = server_result.Wait();
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->protocol_version, kProtocolVersion);
+  std::vector<Frame> frames = client_frames_.WaitForFrames(2);
+  ASSERT_EQ(frames.size(), 2u);
+  ASSERT_TRUE(frames[0].has_server_hello());
+  EXPECT_EQ(frames[0].server_hello().protocol_version(), kProtocolVersion);
+  EXPECT_TRUE(frames[1].auth_result().ok());
+  server->Close(false);
+}
+
+TEST_F(HandshakeTest, ServerRefusesAClientWithNoCommonVersionNamingItsOwn) {
+  // Version 0 (an unset field) is below every version the server speaks.
+  auto [client, server] = Connect();
+  Result<absl::StatusOr<ClientInfo>> server_result;
+  ServerHandshake(server, Options(), server_result.Callback());
+  client->Start(client_frames_.OnFrame(), client_frames_.OnClose());
+  Frame hello;
+  hello.mutable_client_hello()->set_protocol_version(0);
+  hello.mutable_client_hello()->set_identity("ancient\\client");
   ASSERT_TRUE(client->Send(hello).ok());
 
   absl::StatusOr<ClientInfo> result = server_result.Wait();
@@ -346,7 +370,15 @@ TEST_F(HandshakeTest, ServerRefusesAnotherProtocolVersion) {
   std::vector<Frame> frames = client_frames_.WaitForFrames(1);
   ASSERT_EQ(frames.size(), 1u);
   EXPECT_EQ(frames[0].bye().reason(),
-            "protocol version 2 is not supported; this server speaks version 1");
+            "protocol version 0 is not supported; this server speaks version 1");
+}
+
+TEST(NegotiateVersionTest, HighestCommonVersionOrNone) {
+  EXPECT_EQ(NegotiateVersion(0), 0u);
+  EXPECT_EQ(NegotiateVersion(kProtocolVersion), kProtocolVersion);
+  EXPECT_EQ(NegotiateVersion(kProtocolVersion + 1), kProtocolVersion);
+  EXPECT_EQ(NegotiateVersion(1000), kProtocolVersion);
+  EXPECT_EQ(SpokenVersions(), "version 1");
 }
 
 TEST_F(HandshakeTest, ClientRefusesAnotherProtocolVersion) {

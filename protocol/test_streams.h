@@ -1,4 +1,4 @@
-// Test helpers: connected Unix socket pairs on an io_context, as raw sockets
+// Test helpers: connected Unix and loopback TCP socket pairs on an io_context, as raw sockets
 // (to play a misbehaving peer byte by byte) or as transports::Streams.
 
 #ifndef DBGD_PROTOCOL_TEST_STREAMS_H_
@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "asio/io_context.hpp"
+#include "asio/ip/tcp.hpp"
 #include "asio/local/connect_pair.hpp"
 #include "asio/local/stream_protocol.hpp"
 #include "transports/socket_stream.h"
@@ -34,6 +35,40 @@ inline std::unique_ptr<transports::Stream> WrapSocket(UnixSocket socket,
                                                       std::string source) {
   return std::make_unique<transports::SocketStream<UnixSocket>>(
       std::move(socket), "unix:" + source, source);
+}
+
+using TcpSocket = asio::ip::tcp::socket;
+
+// TcpPair returns two connected loopback TCP sockets on `context`, the
+// second (the "client") with a receive buffer of about `buffer_bytes` and
+// the first with a send buffer of that size when it is not 0 (so that a
+// slow reader's progress shows in small steps); aborts the test binary if
+// the kernel refuses.
+inline std::pair<TcpSocket, TcpSocket> TcpPair(asio::io_context& context,
+                                               int buffer_bytes = 0) {
+  asio::ip::tcp::acceptor acceptor(
+      context, asio::ip::tcp::endpoint(asio::ip::address_v4::loopback(), 0));
+  TcpSocket client(context);
+  std::error_code error;
+  client.open(asio::ip::tcp::v4(), error);
+  if (!error && buffer_bytes > 0) {
+    client.set_option(asio::socket_base::receive_buffer_size(buffer_bytes),
+                      error);
+  }
+  if (!error) client.connect(acceptor.local_endpoint(), error);
+  TcpSocket server(context);
+  if (!error) acceptor.accept(server, error);
+  if (!error && buffer_bytes > 0) {
+    server.set_option(asio::socket_base::send_buffer_size(buffer_bytes), error);
+  }
+  if (error) std::abort();
+  return {std::move(server), std::move(client)};
+}
+
+// WrapTcp makes a Stream of a TCP socket, as the tcp transport does.
+inline std::unique_ptr<transports::Stream> WrapTcp(TcpSocket socket) {
+  return std::make_unique<transports::SocketStream<TcpSocket>>(
+      std::move(socket), "ipv4:127.0.0.1", "127.0.0.1");
 }
 
 // StreamPair returns two connected Streams with the given sources.

@@ -65,6 +65,10 @@ void ClientLink::OnFrame(const Frame& frame) {
       hub_->Break();
       break;
     case Frame::kBye:
+      // The client said why it leaves: that is what the others are told
+      // (the hub shows it and bounds it). Leaving again on the close is
+      // then a no-op.
+      hub_->Leave(frame.bye().reason());
       frames_->Close(/*flush=*/true);
       break;
     case Frame::kClientHello:
@@ -111,6 +115,11 @@ session::FramePtr ClientLink::Take() {
   if (frame != nullptr && frame->has_notice() &&
       frame->notice().kind() == v1::wire::Notice::DROPPED) {
     drop_reason_ = absl::StrCat("dropped: ", frame->notice().text());
+    // The hub discarded the backlog it held; so does the connection, what
+    // it has not handed to the transport yet: the notice goes out right
+    // after the write in flight, and the client learns of the drop without
+    // wading through output it will never see the end of.
+    frames_->DiscardQueued();
   }
   return frame;
 }

@@ -11,6 +11,14 @@
 // behind (docs/architecture.md: a slow client never stalls the session).
 // The link resumes when the connection has drained to half of that.
 //
+// A dropped client's backlog is discarded, in the hub and in the
+// connection (what it has not handed to the transport yet): the DROPPED
+// notice follows the write in flight, then the connection closes — once the
+// notice is written, or when the client takes no bytes at all for the
+// connection's flush timeout (the grace, 5 s by default; it runs again from
+// every write that makes progress), and then with a reset on TCP. Only
+// whole frames are ever handed to the transport.
+//
 // When the connection closes, for any reason, the link leaves the hub and
 // calls its close callback once with the reason: "left", "dropped: " and
 // the hub's notice, Disconnect's reason, or the connection's error.

@@ -163,12 +163,12 @@ class ClientLinkTest : public ::testing::Test {
     return peer;
   }
 
-  std::optional<Closed> WaitForLinkClosed() {
+  std::optional<Closed> WaitForLinkClosed(absl::Duration timeout = kWait) {
     MutexLock lock(&mu_);
     auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       return closed_.has_value();
     };
-    mu_.AwaitWithTimeout(absl::Condition(&done), kWait);
+    mu_.AwaitWithTimeout(absl::Condition(&done), timeout);
     return closed_;
   }
 
@@ -338,6 +338,39 @@ TEST_F(ClientLinkTest, ClientTooFarBehindIsDroppedToldWhyAndClosed) {
   EXPECT_THAT(closed->reason, StartsWith("dropped: "));
   EXPECT_EQ(hub_->client_count(), 0u);
   EXPECT_EQ(hub_->dropped_count(), 1u);
+}
+
+TEST_F(ClientLinkTest, DroppedClientGetsTheNoticeAheadOfItsBacklogThenIsClosed) {
+  // The connection may hold much (a high water of 8 MiB); the hub's queue
+  // little. A client that stopped reading is dropped while stopped, and
+  // when it reads again it finds whole frames, a little old output (what
+  // the transport had taken), then DROPPED, then the end.
+  hub_ = std::make_unique<session::Hub>(
+      session::HubOptions{.client_queue_bytes = 256 * 1024}, &sink_);
+  std::unique_ptr<Peer> peer =
+      Link(ClientLinkOptions{.high_water = 8 * 1024 * 1024},
+           protocol::FrameConnectionOptions{.flush_timeout = absl::Seconds(20)});
+  size_t published = 0;
+  for (int i = 0; i < 4000 && hub_->dropped_count() == 0; ++i) {
+    hub_->PublishOutput(std::string(8000, 'y'));
+    published += 8000;
+    // Paced, so that the link keeps moving output to the connection.
+    absl::SleepFor(absl::Microseconds(300));
+  }
+  ASSERT_EQ(hub_->dropped_count(), 1u) << "not dropped while it read nothing";
+  ASSERT_GT(published, 4u * 1024 * 1024) << "the connection took little";
+  EXPECT_FALSE(WaitForLinkClosed(absl::Milliseconds(200)).has_value())
+      << "closed before the client could take its notice";
+  peer->Start();
+  std::optional<Closed> closed = WaitForLinkClosed();
+  ASSERT_TRUE(closed.has_value());
+  EXPECT_THAT(closed->reason, StartsWith("dropped: "));
+  ASSERT_TRUE(peer->WaitForClose());
+  const std::vector<Frame> frames = peer->received();
+  ASSERT_FALSE(frames.empty());
+  EXPECT_TRUE(IsNotice(frames.back(), Notice::DROPPED));
+  // Less than the backlog the connection held: that was discarded.
+  EXPECT_LT(peer->Output().size(), 2u * 1024 * 1024);
 }
 
 }  // namespace

@@ -243,8 +243,19 @@ grpc::ServerUnaryReactor* ControlService::ListSessions(
       sessions, [](const auto& session) { return IdOf(session->id()); }, *page,
       "ListSessions", "");
   if (!next.ok()) return FinishUnary(context, next.status());
+  // A page also ends at kMaxListPageBytes: a session's request may hold
+  // ~100 KiB (arguments, environment), and a thousand of them would pass
+  // gRPC's 4 MiB receive limit.
+  size_t bytes = 0;
   for (const auto& session : sessions) {
-    *response->add_sessions() = Describe(*session);
+    v1::Session described = Describe(*session);
+    bytes += described.ByteSizeLong();
+    if (bytes > kMaxListPageBytes && response->sessions_size() > 0) {
+      next = MakePageToken("ListSessions", "",
+                           absl::StrCat(IdOf(response->sessions().rbegin()->name())));
+      break;
+    }
+    *response->add_sessions() = std::move(described);
   }
   response->set_next_page_token(*std::move(next));
   return FinishUnary(context, absl::OkStatus());
@@ -329,7 +340,10 @@ grpc::ServerUnaryReactor* ControlService::CreateServer(
        // Server.spec masks the password; a refused spec is masked here.
        {"spec", server.ok() ? server->spec() : RedactPasswords(request->spec())}},
       server.status());
-  if (server.ok()) *response = *std::move(server);
+  if (server.ok()) {
+    if (Registrar* registrar = registrar_.load()) registrar->AwaitHandled(absl::Seconds(5));
+    *response = *std::move(server);
+  }
   return FinishUnary(context, server.status());
 }
 
@@ -380,6 +394,9 @@ grpc::ServerUnaryReactor* ControlService::DeleteServer(
       {{"server", request->name()},
        {"disconnect_clients", request->disconnect_clients() ? "true" : "false"}},
       status);
+  if (status.ok()) {
+    if (Registrar* registrar = registrar_.load()) registrar->AwaitHandled(absl::Seconds(5));
+  }
   return FinishUnary(context, status);
 }
 

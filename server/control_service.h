@@ -7,6 +7,7 @@
 #ifndef DBGD_SERVER_CONTROL_SERVICE_H_
 #define DBGD_SERVER_CONTROL_SERVICE_H_
 
+#include <atomic>
 #include <string>
 #include "absl/strings/string_view.h"
 
@@ -16,10 +17,15 @@
 #include "server/metrics.h"
 #include "server/page_token.h"
 #include "server/recording_store.h"
+#include "server/registrar.h"
 #include "server/server_manager.h"
 #include "server/session_manager.h"
 
 namespace dbgd::server {
+
+// kMaxListPageBytes: a ListSessions page ends before its sessions pass
+// this many bytes (docs/pagination.md).
+inline constexpr size_t kMaxListPageBytes = 1 << 20;
 
 class ControlService final : public v1::Control::CallbackService {
  public:
@@ -82,6 +88,12 @@ class ControlService final : public v1::Control::CallbackService {
       grpc::CallbackServerContext* context,
       const v1::GetRecordingRequest* request) override;
 
+ // SetRegistrar names the registrar CreateServer and DeleteServer wait for
+  // (Registrar::AwaitHandled), so that a search right after one of them
+  // sees it; nullptr (the default) waits for nothing. The registrar must
+  // outlive every call made while it is set.
+  void SetRegistrar(Registrar* registrar) { registrar_.store(registrar); }
+
  private:
   // Authorize returns OK when the caller may use the control plane.
   absl::Status Authorize(const grpc::CallbackServerContext& context) const;
@@ -98,6 +110,7 @@ class ControlService final : public v1::Control::CallbackService {
   Metrics* const metrics_;
   const PageLimits page_limits_;
   RecordingStore* const recordings_;
+  std::atomic<Registrar*> registrar_{nullptr};
 };
 
 }  // namespace dbgd::server

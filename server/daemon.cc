@@ -197,6 +197,10 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   if (!endpoint.ok()) return endpoint.status();
   absl::StatusOr<DiscoverySettings> discovery = ResolveDiscovery(options);
   if (!discovery.ok()) return discovery.status();
+  if (absl::Status limits = CheckConnectionLimits(options.connections);
+      !limits.ok()) {
+    return limits;
+  }
   if (!options.metrics_listen.empty()) {
     absl::Status valid = CheckMetricsListen(options.metrics_listen);
     if (!valid.ok()) return valid;
@@ -209,6 +213,8 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
     if (!prepared.ok()) return prepared;
   }
 
+  // Descriptors are the process's: so are the limits on connections.
+  HandshakeGate::Process().Configure(options.connections);
   std::unique_ptr<Daemon> daemon(new Daemon());
   daemon->recordings_ = *std::move(recordings);
   Daemon* self = daemon.get();
@@ -310,6 +316,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
       RegistrarOptions{.advertise_host = discovery->advertise_host,
                        .daemon_address = daemon_address,
                        .metrics = daemon->metrics_.get()});
+  daemon->control_service_->SetRegistrar(daemon->registrar_.get());
   {
     MutexLock lock(&daemon->health_mu_);
     daemon->serving_ = true;
@@ -350,6 +357,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
 
 Daemon::~Daemon() {
   Shutdown(absl::ZeroDuration());
+  if (control_service_ != nullptr) control_service_->SetRegistrar(nullptr);
   // The registry's users go first, then the registry itself: an etcd
   // registry withdraws this daemon's entries as it goes and may still
   // report its state, which needs health_mu_.

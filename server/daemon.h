@@ -22,6 +22,7 @@
 #include "server/control_service.h"
 #include "server/discovery_service.h"
 #include "server/event_bus.h"
+#include "server/handshake_gate.h"
 #include "server/metrics.h"
 #include "server/recording_store.h"
 #include "server/registrar.h"
@@ -60,11 +61,13 @@ struct DaemonOptions {
   ControlListenOptions control;
   ServerManagerOptions servers;  // servers.advertise_host: default host name
   DiscoveryOptions discovery;
-  int io_threads = 2;  // threads running the event loop
+  int io_threads = 2;  // threads running the event loop (decision 125)
   // HOST:PORT serving Prometheus metrics at /metrics; empty: off.
   std::string metrics_listen;
   PageLimits pages;    // the List and Search methods' page sizes
   RecordingOptions recordings;  // session recordings (docs/recordings.md)
+  // The debugging servers' connection limits, for the whole process.
+  ConnectionLimits connections;
 };
 
 // The health-check service name that reports whether this daemon's servers

@@ -1,16 +1,59 @@
 #include "server/debug_server.h"
 
+#include <algorithm>
+#include <chrono>
+#include <future>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "asio/post.hpp"
 #include "common/proto_time.h"
 #include "common/fmt_absl.h"
+#include "protocol/console_text.h"
 #include "protocol/handshake.h"
 #include "server/audit.h"
 #include "server/logging.h"
 
 namespace dbgd::server {
+namespace {
+
+// The accept loop's pause when out of descriptors: the first, and the most.
+constexpr absl::Duration kFirstBackoff = absl::Milliseconds(10);
+constexpr absl::Duration kMaxBackoff = absl::Seconds(1);
+
+// RefusalReason names why a connection was refused, for the summary of
+// the refusals not logged one by one.
+std::string RefusalReason(const absl::Status& why) {
+  if (std::optional<GateRefusal> gate = GateRefusalOf(why)) {
+    switch (*gate) {
+      case GateRefusal::kPerSource:
+        return "over the per-source handshake limit";
+      case GateRefusal::kTotal:
+        return "over the handshake limit";
+      case GateRefusal::kDescriptors:
+        return "short of file descriptors";
+    }
+  }
+  switch (why.code()) {
+    case absl::StatusCode::kUnauthenticated:
+      return "wrong password";
+    case absl::StatusCode::kPermissionDenied:
+      return "locked out";
+    case absl::StatusCode::kDeadlineExceeded:
+      return "timed out";
+    case absl::StatusCode::kUnavailable:
+      return "left";
+    case absl::StatusCode::kInvalidArgument:
+      return "protocol error";
+    case absl::StatusCode::kFailedPrecondition:
+      return "other protocol version";
+    default:
+      return absl::AsciiStrToLower(absl::StatusCodeToString(why.code()));
+  }
+}
+
+}  // namespace
 
 absl::StatusOr<std::shared_ptr<DebugServer>> DebugServer::Create(
     int id, std::shared_ptr<session::Session> session,
@@ -57,7 +100,17 @@ DebugServer::DebugServer(int id, std::shared_ptr<session::Session> session,
       spec_(std::move(spec)),
       context_(context),
       create_time_(absl::Now()),
-      strand_(asio::make_strand(context.transports->context().io())) {}
+      strand_(asio::make_strand(context.transports->context().io())),
+      accept_backoff_(strand_) {
+  refusals_ = std::make_unique<RefusalLog>(
+      strand_, [server = name(), session = session_name_](
+                   uint64_t suppressed, const std::string& breakdown,
+                   absl::Duration interval) {
+        LogWarn({{"server", server}, {"session", session}, {"refused", suppressed}},
+                "{}: … and {} more connections refused in the last {} ({})",
+                server, suppressed, absl::FormatDuration(interval), breakdown);
+      });
+}
 
 DebugServer::~DebugServer() = default;
 
@@ -95,9 +148,24 @@ void DebugServer::Accept() {
           self->SetState(v1::Server::FAILED, std::string(stream.status().message()));
           return;
         }
+        if (absl::IsResourceExhausted(stream.status())) {
+          // Out of descriptors (EMFILE, ENFILE) or kernel memory: asking
+          // again at once would fail the same way, spinning.
+          self->BackOff(stream.status());
+          return;
+        }
+        if (self->accept_failures_ > 0) {
+          LogInfo({{"server", self->name()}, {"session", self->session_name_}},
+                  "{}: accepting again, after {} failed accepts", self->name(),
+                  self->accept_failures_);
+          self->accept_failures_ = 0;
+          self->backoff_ = absl::ZeroDuration();
+        }
         if (stream.ok()) {
           self->Admit(*std::move(stream));
-        } else {
+        } else if (self->refusals_->Count("failed before the handshake")) {
+          // One peer's failure (a TLS handshake, a connection reset): as
+          // many as peers care to make, so rate-limited like refusals.
           LogWarn({{"server", self->name()}, {"session", self->session_name_}},
                   "{}: accepting failed: {}", self->name(), stream.status());
         }
@@ -105,7 +173,44 @@ void DebugServer::Accept() {
       });
 }
 
+void DebugServer::BackOff(const absl::Status& why) {
+  backoff_ = backoff_ == absl::ZeroDuration()
+                 ? kFirstBackoff
+                 : std::min(backoff_ * 2, kMaxBackoff);
+  if (++accept_failures_ == 1) {
+    LogWarn({{"server", name()}, {"session", session_name_}},
+            "{}: accepting failed: {}; trying again in {}, then less and less "
+            "often (at most every {}) until it works",
+            name(), why, absl::FormatDuration(backoff_),
+            absl::FormatDuration(kMaxBackoff));
+  }
+  accept_backoff_.expires_after(absl::ToChronoNanoseconds(backoff_));
+  accept_backoff_.async_wait(
+      [weak = weak_from_this()](std::error_code error) {
+        if (error) return;
+        if (auto self = weak.lock()) self->Accept();
+      });
+}
+
 void DebugServer::Admit(std::unique_ptr<transports::Stream> stream) {
+  // A forward server's connections come from anyone who reaches the port:
+  // the gate bounds those in their handshake and keeps descriptors for the
+  // control plane. A reverse server's one connection is its own dialling.
+  std::shared_ptr<HandshakeGate::Ticket> ticket;
+  if (redialer_ == nullptr) {
+    absl::StatusOr<std::shared_ptr<HandshakeGate::Ticket>> entered =
+        HandshakeGate::Process().Enter(stream->source());
+    if (!entered.ok()) {
+      // Closed at once, without a frame: a refusal costs no more than that.
+      const std::string peer = stream->peer();
+      const std::string source = stream->source();
+      stream->Close();
+      stream.reset();
+      Refused(entered.status(), peer, source, "");
+      return;
+    }
+    ticket = *std::move(entered);
+  }
   // A client certificate the transport verified (mTLS) says who the client
   // is better than the identity it claims.
   const std::string certified = stream->verified_identity();
@@ -126,8 +231,9 @@ void DebugServer::Admit(std::unique_ptr<transports::Stream> stream) {
   const std::string source = frames->source();
   protocol::ServerHandshake(
       frames, std::move(options),
-      [self = shared_from_this(), frames, peer, source,
-       certified](absl::StatusOr<protocol::ClientInfo> info) {
+      [self = shared_from_this(), frames, peer, source, certified,
+       ticket](absl::StatusOr<protocol::ClientInfo> info) {
+        if (ticket != nullptr) ticket->Release();  // out of its handshake
         if (!info.ok()) {
           // Never the password; the status says what went wrong.
           self->Refused(info.status(), peer, source, certified);
@@ -161,13 +267,20 @@ void DebugServer::Refused(const absl::Status& why, const std::string& peer,
                              {"peer", peer},
                              {"source", source},
                              {"code", absl::StatusCodeToString(why.code())}};
-  if (absl::IsInternal(why)) {
-    // The server's own failure (its ServerHello could not be sent): every
-    // client would be refused so.
-    LogError(fields, "{}: client {} could not be admitted: {}", name(), peer,
-             why);
-  } else {
-    LogInfo(fields, "{}: client {} refused: {}", name(), peer, why);
+  // Every refusal is counted; a burst of them per interval is logged one
+  // by one, the rest in one summary line (a flood must not flood the log).
+  if (refusals_->Count(RefusalReason(why))) {
+    if (absl::IsInternal(why)) {
+      // The server's own failure (its ServerHello could not be sent):
+      // every client would be refused so.
+      LogError(fields, "{}: client {} could not be admitted: {}", name(), peer,
+               why);
+    } else if (GateRefusalOf(why).has_value()) {
+      LogWarn(fields, "{}: connection from {} closed at once: {}", name(), peer,
+              why.message());
+    } else {
+      LogInfo(fields, "{}: client {} refused: {}", name(), peer, why);
+    }
   }
   // A wrong password (counted by the throttle) and a refusal of a source
   // locked out are authentication failures; a client that left or broke
@@ -204,7 +317,21 @@ void DebugServer::AuditInput(const protocol::Frame& frame, bool refused,
     }
     return;
   }
-  fields.emplace_back("line", frame.input().line());
+  const std::string& line = frame.input().line();
+  // The console refuses what a terminal would not pass on as shown
+  // (protocol::InputProblem): such input reached nothing, and is recorded
+  // shown, not obeyed, and at most kAuditedRefusedBytes of it.
+  const std::optional<std::string> problem =
+      refused ? std::nullopt : protocol::InputProblem(line);
+  if (problem.has_value()) {
+    constexpr size_t kAuditedRefusedBytes = 4096;
+    fields.emplace_back("line", protocol::VisibleText(line, kAuditedRefusedBytes));
+    fields.emplace_back("line_bytes", absl::StrCat(line.size()));
+    Audit("client_input_refused", fields, "{} ({}) typed a line, refused: {}",
+          identity, peer, *problem);
+    return;
+  }
+  fields.emplace_back("line", line);
   if (refused) {
     Audit("client_input_refused", fields,
           "{} ({}) typed a line, refused: the server is read-only", identity,
@@ -236,7 +363,7 @@ void DebugServer::Attach(std::shared_ptr<protocol::FrameConnection> frames,
   const bool observer = spec_.read_only;
   std::shared_ptr<ClientLink> link = ClientLink::Make(
       id, identity, frames,
-      session_->hub().Attach(identity, {.observer = observer}),
+      session_->hub().Attach(identity, {.observer = observer, .peer = frames->peer()}),
       [server](uint64_t id, const std::string& reason) {
         if (auto self = server.lock()) self->Forget(id, reason);
       },
@@ -340,6 +467,15 @@ void DebugServer::End(bool disconnect_clients, const std::string& reason) {
     for (uint64_t id : clients) Disconnect(id, reason);
   }
   if (first) Emit(v1::Event::SERVER_ENDED, absl::StrCat(name(), " ended: ", reason));
+}
+
+bool DebugServer::AwaitStopped(absl::Duration timeout) {
+  // The strand runs in order: past this, End's close has run.
+  auto done = std::make_shared<std::promise<void>>();
+  std::future<void> stopped = done->get_future();
+  asio::post(strand_, [done] { done->set_value(); });
+  return stopped.wait_for(absl::ToChronoMilliseconds(timeout)) ==
+         std::future_status::ready;
 }
 
 void DebugServer::SetState(v1::Server::State state, const std::string& message) {

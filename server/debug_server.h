@@ -30,12 +30,14 @@
 #include "absl/time/time.h"
 #include "absl/strings/str_cat.h"
 #include "asio/io_context.hpp"
+#include "asio/steady_timer.hpp"
 #include "asio/strand.hpp"
 #include "common/mutex.h"
 #include "dbgd/v1/control.pb.h"
 #include "protocol/auth_throttle.h"
 #include "protocol/frame_connection.h"
 #include "server/client_link.h"
+#include "server/handshake_gate.h"
 #include "server/port_map.h"
 #include "server/metrics.h"
 #include "server/redialer.h"
@@ -83,6 +85,12 @@ class DebugServer : public std::enable_shared_from_this<DebugServer> {
   // connected ones are sent a Bye and closed. Idempotent.
   void End(bool disconnect_clients, const std::string& reason = "ended");
 
+  // AwaitStopped waits, up to `timeout`, until what End stopped is
+  // released: the listener closed (its port free to bind again), the
+  // redialer stopped. False on timeout. Not on the event loop: that would
+  // wait for work queued behind it.
+  bool AwaitStopped(absl::Duration timeout);
+
   // Disconnect closes the client `clients/N`, after the output already
   // queued for it (such as the notice that the session ended), with a Bye
   // giving `reason`; false if it is not here.
@@ -107,15 +115,20 @@ class DebugServer : public std::enable_shared_from_this<DebugServer> {
   DebugServer(int id, std::shared_ptr<session::Session> session,
               transports::ServerSpec spec, const DebugServerContext& context);
 
-  // On strand_: wait for the next client (forward servers).
+  // On strand_: wait for the next client (forward servers). Out of
+  // descriptors (RESOURCE_EXHAUSTED), BackOff pauses accepting, 10 ms
+  // doubling to 1 s, instead of failing the same accept again at once.
   void Accept();
-  // Admit runs the handshake on a new stream; Attach links a client in.
+  void BackOff(const absl::Status& why);
+  // Admit runs the handshake on a new stream, once the process's
+  // HandshakeGate lets it in; Attach links a client in.
   void Admit(std::unique_ptr<transports::Stream> stream);
   void Attach(std::shared_ptr<protocol::FrameConnection> frames,
               std::string identity);
   void Forget(uint64_t client_id, const std::string& reason);
-  // Refused logs a failed handshake, and audits it when it was an
-  // authentication failure (wrong password, lockout).
+  // Refused logs a failed handshake or a connection the gate refused (the
+  // lines rate-limited by refusals_), and audits it when it was an
+  // authentication failure (wrong password, lockout): every one of those.
   void Refused(const absl::Status& why, const std::string& peer,
                const std::string& source, const std::string& certified) const;
   // AuditInput records a line (or a Break) a client sent, or, with
@@ -148,6 +161,13 @@ class DebugServer : public std::enable_shared_from_this<DebugServer> {
   std::string state_message_ ABSL_GUARDED_BY(mu_);
   bool ended_ ABSL_GUARDED_BY(mu_) = false;
   std::map<uint64_t, std::shared_ptr<ClientLink>> clients_ ABSL_GUARDED_BY(mu_);
+
+  // Refused connections' log lines: a burst per interval, then a summary.
+  std::unique_ptr<RefusalLog> refusals_;
+  // Used on strand_ only: the accept loop's pause when out of descriptors.
+  asio::steady_timer accept_backoff_;
+  absl::Duration backoff_ = absl::ZeroDuration();
+  uint64_t accept_failures_ = 0;  // in a row
 };
 
 }  // namespace dbgd::server

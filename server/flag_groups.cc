@@ -43,6 +43,7 @@ absl::Span<const FlagGroup> DaemonFlagGroups() {
            "com_idle_timeout",
            "user_cert_dir",
            "machine_cert_dir",
+           "io_threads",
        }},
       {"Discovery and registry",
        {
@@ -66,6 +67,13 @@ absl::Span<const FlagGroup> DaemonFlagGroups() {
            "auth_max_failures",
            "auth_failure_window",
            "auth_lockout",
+           "auth_max_sources",
+       }},
+      {"Connection limits (debugging servers)",
+       {
+           "max_handshakes",
+           "max_handshakes_per_source",
+           "descriptor_reserve",
        }},
       {"Session recordings",
        {

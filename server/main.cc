@@ -11,12 +11,14 @@
 #include <cstdio>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/command_line.h"
 #include "common/flag_help.h"
@@ -25,7 +27,9 @@
 #include "common/version.h"
 #include "common/reaper.h"
 #include "server/daemon.h"
+#include "session/pty.h"
 #include "server/flag_groups.h"
+#include "server/handshake_gate.h"
 #include "server/logging.h"
 #include "server/port_map.h"
 #include "server/recording_store.h"
@@ -123,6 +127,9 @@ ABSL_FLAG(std::string, discovery_client_ca, "",
           "sign (mutual TLS).");
 // Pagination (AIP-158) of SearchServers, ListSessions, ListServers and
 // ListClients.
+ABSL_FLAG(int32_t, io_threads, 2,
+          "Threads running the event loop that carries every debugging "
+          "server's connections and every session's console (1 to 64)");
 ABSL_FLAG(int32_t, max_page_size, dbgd::server::kMaxPageSize,
           "The most items one page of a List or Search call holds (a larger "
           "page_size is clamped to it); the default page size is "
@@ -137,6 +144,24 @@ ABSL_FLAG(absl::Duration, auth_failure_window, absl::Minutes(5),
           "See --auth_max_failures.");
 ABSL_FLAG(absl::Duration, auth_lockout, absl::Seconds(60),
           "See --auth_max_failures.");
+ABSL_FLAG(int, auth_max_sources, 10000,
+          "The most sources the authentication throttle remembers (about 200 "
+          "bytes each). A lockout always lasts its full time; when every "
+          "remembered source is locked out, a new source is refused as if "
+          "locked out until a lockout ends.");
+// Connection limits of the debugging servers (docs/security.md).
+ABSL_FLAG(int, max_handshakes, 256,
+          "The most connections in their handshake (accepted, not yet "
+          "attached clients) across every debugging server; more are closed "
+          "at once.");
+ABSL_FLAG(int, max_handshakes_per_source, 16,
+          "Of --max_handshakes, the most from one source (an IPv4 address, "
+          "127.0.0.0/8, an IPv6 /64, a Unix user).");
+ABSL_FLAG(int, descriptor_reserve, 64,
+          "File descriptors kept for the control plane: debugging servers "
+          "close new connections at once while fewer are left below the "
+          "process's limit (RLIMIT_NOFILE, raised to its hard limit at "
+          "start-up). 0 keeps none.");
 ABSL_FLAG(std::string, metrics_listen, "",
           "Serve Prometheus metrics at http://HOST:PORT/metrics (HOST an IPv4 "
           "address or name; 0.0.0.0 for every interface; port 0 for any). "
@@ -234,6 +259,11 @@ absl::StatusOr<std::optional<dbgd::v1::CreateSessionRequest>> StartupSession(
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Debian builds libabsl without NDEBUG, so every Mutex::Lock also updated
+  // Abseil's global lock-order graph: a fifth of a CreateServer+DeleteServer
+  // profile. The unit tests, which link the same code without this main,
+  // keep the detector on (docs/decisions.md).
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   // What Abseil's --helpfull prints after "dbgd: ".
   absl::SetProgramUsageMessage(
       "a debugging-server daemon controlled over gRPC; `dbgd --help` lists "
@@ -316,6 +346,10 @@ int main(int argc, char** argv) {
   options.discovery.listen_tls_key_file = absl::GetFlag(FLAGS_discovery_tls_key);
   options.discovery.listen_client_ca_file =
       absl::GetFlag(FLAGS_discovery_client_ca);
+  options.io_threads = absl::GetFlag(FLAGS_io_threads);
+  if (options.io_threads < 1 || options.io_threads > 64) {
+    return Fail(absl::InvalidArgumentError("io_threads: must be from 1 to 64"));
+  }
   options.pages.max_size = absl::GetFlag(FLAGS_max_page_size);
   if (options.pages.max_size < 1) {
     return Fail(absl::InvalidArgumentError("max_page_size: must be at least 1"));
@@ -324,15 +358,47 @@ int main(int argc, char** argv) {
   options.servers.throttle.max_failures = absl::GetFlag(FLAGS_auth_max_failures);
   options.servers.throttle.window = absl::GetFlag(FLAGS_auth_failure_window);
   options.servers.throttle.lockout = absl::GetFlag(FLAGS_auth_lockout);
+  if (absl::GetFlag(FLAGS_auth_max_sources) < 1) {
+    return Fail(
+        absl::InvalidArgumentError("auth_max_sources: must be at least 1"));
+  }
+  options.servers.throttle.max_sources =
+      static_cast<size_t>(absl::GetFlag(FLAGS_auth_max_sources));
+  options.connections.max_handshakes = absl::GetFlag(FLAGS_max_handshakes);
+  options.connections.max_handshakes_per_source =
+      absl::GetFlag(FLAGS_max_handshakes_per_source);
+  options.connections.descriptor_reserve =
+      absl::GetFlag(FLAGS_descriptor_reserve);
   options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   options.recordings.record_sessions = absl::GetFlag(FLAGS_record_sessions);
   options.recordings.dir = absl::GetFlag(FLAGS_recording_dir);
   options.recordings.max_bytes = absl::GetFlag(FLAGS_recording_max_bytes);
   options.recordings.keep = absl::GetFlag(FLAGS_recording_keep);
 
+  // Every client connection, session and control call costs descriptors:
+  // take all the kernel allows this process (said once the daemon is up, so
+  // that a start-up error stays the one line).
+  const absl::StatusOr<std::pair<uint64_t, uint64_t>> raised =
+      dbgd::server::RaiseDescriptorLimit();
   absl::StatusOr<std::unique_ptr<dbgd::server::Daemon>> daemon =
       dbgd::server::Daemon::Start(options);
   if (!daemon.ok()) return Fail(daemon.status(), "cannot start");
+  if (!raised.ok()) {
+    spdlog::warn("file descriptors: the limit stays at {}: {}",
+                 dbgd::server::DescriptorLimit(), raised.status().message());
+  } else if (raised->first != raised->second) {
+    // Engines and their programs get the limit dbgd started with.
+    dbgd::session::SetChildDescriptorLimit(raised->first);
+    spdlog::info(
+        "file descriptors: soft limit raised from {} to {} (the hard limit); "
+        "{} kept for the control plane",
+        raised->first, raised->second, absl::GetFlag(FLAGS_descriptor_reserve));
+  } else {
+    spdlog::info(
+        "file descriptors: limit {} (the hard limit); {} kept for the control "
+        "plane",
+        raised->second, absl::GetFlag(FLAGS_descriptor_reserve));
+  }
   if (startup->has_value()) {
     absl::StatusOr<dbgd::v1::Session> session =
         (*daemon)->CreateSession(**startup);

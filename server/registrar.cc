@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "asio/post.hpp"
+#include "common/notification.h"
 #include "common/fmt_absl.h"
 #include "server/logging.h"
 
@@ -33,6 +34,17 @@ Registrar::Registrar(asio::io_context& io, discovery::Registry& registry,
 
 Registrar::~Registrar() { events_.Unsubscribe(subscription_); }
 
+void Registrar::AwaitHandled(absl::Duration timeout) {
+  // On the loop itself (any strand) waiting would stall the very thread
+  // that must run the marker.
+  if (strand_.get_inner_executor().running_in_this_thread()) return;
+  // The strand runs what was posted in order: once this runs, every event
+  // posted before it has been handled.
+  auto handled = std::make_shared<Notification>();
+  asio::post(strand_, [handled] { handled->Notify(); });
+  handled->WaitForNotificationWithTimeout(timeout);
+}
+
 bool Registrar::Listed(const v1::Server& server) {
   return !server.hidden() && !server.reverse();
 }
@@ -58,7 +70,7 @@ void Registrar::Handle(const v1::Event& event) {
   if (event.kind() == v1::Event::SERVER_ENDED ||
       server.state() == v1::Server::ENDED ||
       server.state() == v1::Server::FAILED) {
-    ended_.insert(server.id());
+    listed_.erase(server.id());
     if (absl::Status status = registry_.Unregister(server.name());
         !status.ok()) {
       LogWarn({{"server", server.name()}, {"session", server.session()}},
@@ -66,7 +78,11 @@ void Registrar::Handle(const v1::Event& event) {
     }
     return;
   }
-  if (ended_.count(server.id()) != 0) return;
+  if (event.kind() == v1::Event::SERVER_CREATED) {
+    listed_.insert(server.id());
+  } else if (listed_.count(server.id()) == 0) {
+    return;
+  }
   std::string display_name;
   if (auto session = sessions_.Find(server.session()); session.ok()) {
     display_name = (*session)->Describe().display_name();

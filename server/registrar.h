@@ -13,6 +13,7 @@
 #include <set>
 #include <string>
 
+#include "absl/time/time.h"
 #include "asio/io_context.hpp"
 #include "asio/strand.hpp"
 #include "dbgd/v1/control.pb.h"
@@ -39,6 +40,12 @@ class Registrar {
   Registrar(const Registrar&) = delete;
   Registrar& operator=(const Registrar&) = delete;
 
+  // AwaitHandled returns once every event published before the call is in
+  // the registry (or after `timeout`): what CreateServer and DeleteServer
+  // wait for, so that a search right after them sees the change. Returns at
+  // once on one of the loop's threads, which the marker would need.
+  void AwaitHandled(absl::Duration timeout);
+
   // Listed: whether a server is ever announced (not hidden, not reverse).
   static bool Listed(const v1::Server& server);
 
@@ -57,9 +64,11 @@ class Registrar {
   asio::strand<asio::io_context::executor_type> strand_;
   uint64_t subscription_ = 0;
 
-  // On strand_ only. Server IDs are never reused, so a creation event
-  // arriving after the server's end is recognised and dropped.
-  std::set<int> ended_;
+  // On strand_ only: the servers registered and not ended. A server's
+  // SERVER_CREATED is published before any other event of it, so a state
+  // change of a server not here is one of a server already ended, and is
+  // dropped; the set holds live servers only.
+  std::set<int> listed_;
 };
 
 }  // namespace dbgd::server

@@ -30,6 +30,10 @@ absl::StatusOr<uint64_t> ParseId(const std::string& name,
   return number;
 }
 
+// How long Delete and Shutdown wait for a server's strand to close its
+// listener; it runs at once unless the loop is stuck.
+constexpr absl::Duration kStopWait = absl::Seconds(10);
+
 }  // namespace
 
 ServerManager::ServerManager(asio::io_context& io, SessionManager& sessions,
@@ -46,7 +50,14 @@ ServerManager::ServerManager(asio::io_context& io, SessionManager& sessions,
                                 : options.advertise_host;
   context_.advertise_ports = options.advertise_ports;
   context_.next_client_id = [this] { return next_client_id_++; };
-  context_.on_event = [this](v1::Event event) { events_.Publish(event); };
+  context_.on_event = [this](v1::Event event) {
+    if (event.kind() == v1::Event::SERVER_ENDED) {
+      // What Prune looks at: only servers that ended, not all of them.
+      MutexLock lock(&ended_mu_);
+      ended_.push_back(event.server().id());
+    }
+    events_.Publish(event);
+  };
   context_.metrics = options.metrics;
   // A session's servers end with it. Subscribers may not call back into
   // the bus, and ending a server publishes: do it on the loop.
@@ -95,7 +106,6 @@ absl::StatusOr<v1::Server> ServerManager::Create(const std::string& session,
   if (!server.ok()) return server.status();
   ++next_id_;
   servers_[(*server)->id()] = *server;
-  (*server)->Start();
   v1::Server description = (*server)->Describe();
   v1::Event event;
   event.set_kind(v1::Event::SERVER_CREATED);
@@ -103,7 +113,11 @@ absl::StatusOr<v1::Server> ServerManager::Create(const std::string& session,
   event.set_message(absl::StrCat(description.name(), " started: ",
                                  description.actual_endpoint()));
   *event.mutable_server() = description;
-  asio::post(io_, [this, event] { events_.Publish(event); });
+  // Published before the server runs and while no one else can find it, so
+  // SERVER_CREATED comes before anything else the server publishes (its
+  // end): the registrar needs to remember nothing about ended servers.
+  events_.Publish(event);
+  (*server)->Start();
   return description;
 }
 
@@ -147,6 +161,14 @@ absl::Status ServerManager::Delete(const std::string& name,
   absl::StatusOr<std::shared_ptr<DebugServer>> server = Find(name);
   if (!server.ok()) return server.status();
   (*server)->End(disconnect_clients, "ended by .endsrv");
+  // Returns once the port is free: a server created on it right after (by
+  // this daemon or anyone) can bind it.
+  if (!io_.get_executor().running_in_this_thread() &&
+      !(*server)->AwaitStopped(kStopWait)) {
+    return absl::DeadlineExceededError(absl::StrCat(
+        name, " ended, but its listener was not closed within ",
+        absl::FormatDuration(kStopWait)));
+  }
   return absl::OkStatus();
 }
 
@@ -233,12 +255,25 @@ void ServerManager::Shutdown() {
   for (const auto& server : servers) {
     server->End(/*disconnect_clients=*/true, "the daemon is shutting down");
   }
+  if (io_.get_executor().running_in_this_thread()) return;
+  for (const auto& server : servers) server->AwaitStopped(kStopWait);
 }
 
 void ServerManager::Prune() {
-  for (auto it = servers_.begin(); it != servers_.end();) {
-    if (it->second->ended() && it->second->client_count() == 0) {
-      it = servers_.erase(it);
+  {
+    MutexLock lock(&ended_mu_);
+    ending_.insert(ended_.begin(), ended_.end());
+    ended_.clear();
+  }
+  // An ended server is forgotten once its last client has left (.endsrv
+  // without disconnecting keeps them): until then it stays here.
+  for (auto it = ending_.begin(); it != ending_.end();) {
+    auto server = servers_.find(*it);
+    if (server == servers_.end()) {
+      it = ending_.erase(it);
+    } else if (server->second->client_count() == 0) {
+      servers_.erase(server);
+      it = ending_.erase(it);
     } else {
       ++it;
     }

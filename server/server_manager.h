@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -74,7 +75,8 @@ class ServerManager {
 
  private:
   absl::StatusOr<std::shared_ptr<DebugServer>> Find(const std::string& name);
-  // Prune forgets ended servers whose last client has left.
+  // Prune forgets ended servers whose last client has left. It looks only
+  // at servers that ended: its cost does not grow with the servers alive.
   void Prune() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   asio::io_context& io_;
@@ -90,6 +92,13 @@ class ServerManager {
   Mutex mu_;
   int next_id_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<int, std::shared_ptr<DebugServer>> servers_ ABSL_GUARDED_BY(mu_);
+  // Ended servers still in servers_ (some clients may stay on).
+  std::set<int> ending_ ABSL_GUARDED_BY(mu_);
+  // Servers whose SERVER_ENDED went out since the last Prune. A lock of its
+  // own, taken last: servers publish their end holding their own locks,
+  // and Create publishes holding mu_.
+  Mutex ended_mu_;
+  std::vector<int> ended_ ABSL_GUARDED_BY(ended_mu_);
 };
 
 }  // namespace dbgd::server

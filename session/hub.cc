@@ -18,6 +18,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/mutex.h"
+#include "protocol/console_text.h"
 
 // Locking, in one place:
 //  - Hub::Impl::mu guards the client list, the history, the observer and the
@@ -45,16 +46,9 @@ using Observer = std::function<void(const MembershipEvent&)>;
 // queue of any sensible size.
 constexpr size_t kMaxOutputFrameBytes = 64 * 1024;
 
-// FrameBytes is what a frame counts against its client's queue limit: its
-// payload (output bytes, or a notice's identity and text). It must give the
-// same answer when the frame is queued and when it is popped.
-size_t FrameBytes(const Frame& frame) {
-  if (frame.has_output()) return frame.output().data().size();
-  if (frame.has_notice()) {
-    return frame.notice().identity().size() + frame.notice().text().size();
-  }
-  return 0;
-}
+// FrameBytes is what a frame counts against its client's queue limit. It
+// must give the same answer when the frame is queued and when it is popped.
+size_t FrameBytes(const Frame& frame) { return QueuedFrameBytes(frame); }
 
 FramePtr MakeOutput(absl::string_view data, bool replay) {
   auto frame = std::make_shared<Frame>();
@@ -78,6 +72,12 @@ constexpr char kInputRefused[] =
     "input refused: this server is read-only (you are an observer)";
 constexpr char kBreakRefused[] =
     "break refused: this server is read-only (you are an observer)";
+
+// InputRefused is the refusal a client gets, alone, for an input nobody
+// else learns of.
+std::string InputRefused(absl::string_view why) {
+  return absl::StrCat("input refused: ", why, "; nothing was sent");
+}
 
 // SplitLines turns one client input into engine lines: one trailing line
 // ending is dropped, embedded newlines separate lines, and a "\r" before a
@@ -129,6 +129,16 @@ struct Deferred {
 };
 
 }  // namespace
+
+size_t QueuedFrameBytes(const Frame& frame) {
+  size_t payload = 0;
+  if (frame.has_output()) {
+    payload = frame.output().data().size();
+  } else if (frame.has_notice()) {
+    payload = frame.notice().identity().size() + frame.notice().text().size();
+  }
+  return kFrameOverheadBytes + payload;
+}
 
 struct Hub::Impl {
   Impl(HubOptions hub_options, InputSink* input_sink)
@@ -336,12 +346,25 @@ Hub::Hub(HubOptions options, InputSink* sink)
 // client never calls its hub again.
 Hub::~Hub() { Close("session ended"); }
 
+std::string ShownLeaveReason(absl::string_view reason) {
+  if (reason.empty()) return "left";
+  return protocol::VisibleText(std::string_view(reason.data(), reason.size()),
+                               kMaxLeaveReasonBytes);
+}
+
 std::shared_ptr<HubClient> Hub::Attach(std::string identity,
                                        HubClientOptions options) {
   Deferred deferred;
   std::shared_ptr<HubClient> client;
   {
     MutexLock lock(&impl_->mu);
+    // Nobody is anonymous to the others: what they type is attributed.
+    if (identity.empty()) {
+      identity = options.peer.empty()
+                     ? absl::StrCat("anonymous#", impl_->next_id)
+                     : absl::StrCat("anonymous@",
+                                    protocol::VisibleText(options.peer, 200));
+    }
     // The constructor is private, so no std::make_shared.
     client.reset(new HubClient(this, impl_->next_id++, std::move(identity),
                                options.observer));
@@ -410,8 +433,11 @@ void Hub::Announce(const std::string& identity, const std::string& text) {
   {
     MutexLock lock(&impl_->mu);
     if (impl_->closed) return;
-    impl_->BroadcastNotice(MakeNotice(Notice::COMMAND, identity, text),
-                           nullptr, deferred);
+    // Its callers check the line (protocol::InputProblem); should one not,
+    // the notice still cannot drive a terminal.
+    impl_->BroadcastNotice(
+        MakeNotice(Notice::COMMAND, identity, protocol::VisibleText(text)),
+        nullptr, deferred);
     if (impl_->options.tap != nullptr) impl_->options.tap->Input(identity, text);
     impl_->Finish(deferred);
   }
@@ -477,16 +503,32 @@ std::string Hub::History() const {
 }
 
 void Hub::Input(HubClient& from, std::string line) {
-  std::vector<std::string> lines = SplitLines(std::move(line));
+  // A line the console cannot show as it is, or that the engine's terminal
+  // would not pass on as it is, goes nowhere: so the COMMAND notices show
+  // exactly what the engine gets.
+  const std::optional<std::string> problem = protocol::InputProblem(line);
+  std::vector<std::string> lines;
+  if (!problem.has_value()) lines = SplitLines(std::move(line));
   Deferred deferred;
   {
     MutexLock lock(&impl_->mu);
     // Dropped, left, or the session ended since the client last looked.
     if (impl_->closed || !impl_->Attached(&from)) return;
-    // An observer's input goes no further: the others never learn of it.
+    // Refused input goes no further: the others never learn of it. All of
+    // an input's lines, or none, reach the engine.
+    std::optional<std::string> refused;
     if (from.observer_) {
+      refused = kInputRefused;
+    } else if (problem.has_value()) {
+      refused = InputRefused(*problem);
+    } else if (impl_->sink != nullptr) {
+      if (std::optional<std::string> busy = impl_->sink->RefuseLines(lines)) {
+        refused = InputRefused(*busy);
+      }
+    }
+    if (refused.has_value()) {
       impl_->Tell(from,
-                  MakeNotice(Notice::INPUT_REFUSED, from.identity_, kInputRefused),
+                  MakeNotice(Notice::INPUT_REFUSED, from.identity_, *refused),
                   deferred);
       lines.clear();
     }
@@ -526,7 +568,9 @@ void Hub::Break(HubClient& from) {
   deferred.Run();
 }
 
-void Hub::Leave(HubClient& from, const std::string& reason) {
+void Hub::Leave(HubClient& from, const std::string& said) {
+  // The reason may be the client's own (its Bye): shown, never obeyed.
+  const std::string reason = ShownLeaveReason(said);
   Deferred deferred;
   {
     MutexLock lock(&impl_->mu);

@@ -10,6 +10,12 @@
 // arrival order, each announced to the *other* clients with a COMMAND notice
 // (`identity: line`). Join and leave are announced too.
 //
+// A client's input is refused to it alone (an INPUT_REFUSED notice saying
+// why; nothing reaches the sink or the others) when a line breaks the
+// console's rule (protocol::InputProblem: printable UTF-8, at most
+// protocol::kMaxInputLineBytes), or when the sink says it cannot take more
+// (the engine is not reading its input).
+//
 // An observer (a client of a read-only server) sees all of that, but its
 // lines and breaks are refused: nothing reaches the InputSink or the other
 // clients, and the observer alone gets an INPUT_REFUSED notice. The others
@@ -61,12 +67,33 @@ class InputSink {
   virtual void WriteLine(const std::string& identity, const std::string& line) = 0;
   // Interrupt: Ctrl+Break from `identity`.
   virtual void Interrupt(const std::string& identity) = 0;
+  // RefuseLines says why `lines` (one client input, split into lines)
+  // cannot be taken now — e.g. too much input already waits for an engine
+  // that does not read — or nullopt; then WriteLine follows for each line.
+  // Called under the hub's lock, like WriteLine.
+  virtual std::optional<std::string> RefuseLines(
+      const std::vector<std::string>& lines) {
+    return std::nullopt;
+  }
 };
+
+// kMaxLeaveReasonBytes bounds the reason a CLIENT_LEFT notice carries.
+inline constexpr size_t kMaxLeaveReasonBytes = 256;
+
+// ShownLeaveReason is `reason` as the others are told it in CLIENT_LEFT:
+// "left" when empty, else with control characters made visible and cut to
+// kMaxLeaveReasonBytes (protocol::VisibleText).
+std::string ShownLeaveReason(absl::string_view reason);
 
 // How a client takes part in the shared console.
 struct HubClientOptions {
   // An observer sees everything and sends nothing: its input is refused.
   bool observer = false;
+  // Where the client connects from (its transport's peer address). A
+  // client with an empty identity is named `anonymous@PEER` after it, or
+  // `anonymous#N` (N: the hub's client number) without one, so that what
+  // it types is always attributed.
+  std::string peer;
 };
 
 // ConsoleTap watches the whole console: what a client that joined when the
@@ -93,11 +120,26 @@ class ConsoleTap {
   virtual void Closed() = 0;
 };
 
+// kFrameOverheadBytes is what one queued frame costs in memory beyond its
+// payload (output bytes, or a notice's identity and text): the Frame and
+// its shared_ptr control block (one allocation), the Notice or Output
+// message, the heap strings protobuf keeps a payload in, the queue's slot,
+// and the allocator's headers. Measured at 224 bytes for a notice and
+// 193 for an output frame on x86-64 with glibc (hub_test checks that it
+// covers what a frame really costs); rounded up, so that a client's queue
+// limit holds in real bytes even for a flood of empty frames.
+inline constexpr size_t kFrameOverheadBytes = 256;
+
+// QueuedFrameBytes is what `frame` counts against its client's queue limit:
+// kFrameOverheadBytes plus its payload.
+size_t QueuedFrameBytes(const Frame& frame);
+
 struct HubOptions {
   size_t history_bytes = 64 * 1024;
-  // A client whose undelivered live frames exceed this many bytes is
-  // dropped. Its history replay, still queued ahead of them, is not
-  // counted: those frames are the history's own, shared by every joiner.
+  // A client whose undelivered live frames cost more than this many bytes
+  // of memory (QueuedFrameBytes each) is dropped. Its history replay, still
+  // queued ahead of them, is not counted: those frames are the history's
+  // own, shared by every joiner.
   size_t client_queue_bytes = 4 * 1024 * 1024;
   // Output replayed to a late joiner is sent in frames of at most this size.
   size_t replay_chunk_bytes = 16 * 1024;
@@ -125,7 +167,8 @@ class Hub {
   Hub(const Hub&) = delete;
   Hub& operator=(const Hub&) = delete;
 
-  // Attach adds a client. Its queue starts with a CLIENT_PRESENT notice for
+  // Attach adds a client (named as HubClientOptions.peer says when
+  // `identity` is empty). Its queue starts with a CLIENT_PRESENT notice for
   // each client already attached, the history replay (Output frames with
   // replay=true), then a HISTORY_END notice; the other clients
   // get a CLIENT_JOINED notice. After Close, returns a client whose queue
@@ -178,12 +221,14 @@ class HubClient {
 
   // Input sends one line to the engine (a trailing "\r\n" or "\n" is
   // stripped; embedded newlines split it into several lines). Ignored once
-  // the client is closed. An observer's is refused (INPUT_REFUSED).
+  // the client is closed. An observer's is refused (INPUT_REFUSED), and so
+  // is, whole, one with a line that breaks protocol::InputProblem's rule or
+  // that the sink refuses.
   void Input(std::string line);
   // Break interrupts the target (Ctrl+Break). An observer's is refused.
   void Break();
-  // Leave detaches the client; the others get CLIENT_LEFT. Idempotent; the
-  // destructor leaves too.
+  // Leave detaches the client; the others get CLIENT_LEFT with
+  // ShownLeaveReason(reason). Idempotent; the destructor leaves too.
   void Leave(const std::string& reason = "left");
 
   // Pop returns the next frame, or nullptr when none is queued.
@@ -194,7 +239,7 @@ class HubClient {
   // closed: no more frames will be queued (left, dropped, or session
   // ended). Frames already queued can still be popped.
   bool closed() const;
-  // queued_bytes: the size of undelivered frames.
+  // queued_bytes: what the undelivered frames cost (QueuedFrameBytes each).
   size_t queued_bytes() const;
   // SetWakeup installs a callback run whenever the queue goes from empty to
   // non-empty, or closes. Runs without the hub's lock held.

@@ -10,11 +10,30 @@
 #include <utility>
 #include <vector>
 
+#include <malloc.h>
+
+#include <cstdio>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "protocol/console_text.h"
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define DBGD_HAS_ASAN 1
+#endif
+#endif
+#ifndef DBGD_HAS_ASAN
+#define DBGD_HAS_ASAN 0
+#endif
+#if defined(__SANITIZE_ADDRESS__) || DBGD_HAS_ASAN
+// The sanitizer runtime's count of the bytes it has handed out (declared
+// here: not every toolchain installs its header).
+extern "C" size_t __sanitizer_get_current_allocated_bytes();
+#endif
 
 namespace dbgd::session {
 namespace {
@@ -222,6 +241,143 @@ TEST(HubTest, AnnounceReachesEveryClientButNotTheSink) {
   EXPECT_THAT(sink.lines(), IsEmpty());
 }
 
+// --- What a line of input may hold, and an engine that does not read. ---
+
+// The rule is protocol::InputProblem's (console_text_test has its cases):
+// a refused input reaches neither the engine nor the others, and the
+// sender learns why, naming the first bad byte.
+TEST(HubTest, InputWithControlCharactersIsRefusedToTheSenderAlone) {
+  RecordingSink sink;
+  Hub hub(HubOptions{}, &sink);
+  auto [a, b] = Attached(hub, {"host\\mallory", "host\\ada"});
+
+  // A forged attribution line, a line that would run a second command
+  // behind the one shown, a TAB (completion, for line editors), a line
+  // the terminal would cut.
+  a->Input("x\x1b[2K\r*** host\\ada: fine");
+  a->Input("print 1\rshell echo X");
+  a->Input("print\t1");
+  a->Input(std::string(5000, 'p'));
+  a->Input("ok\nstill ok\n\x1b");  // all of an input, or none
+
+  EXPECT_THAT(sink.lines(), IsEmpty());
+  EXPECT_THAT(Drain(*b), IsEmpty());
+  EXPECT_THAT(
+      Drain(*a),
+      ElementsAre(
+          IsNotice(Notice::INPUT_REFUSED, "host\\mallory",
+                   "input refused: control character 0x1b at byte 1; nothing was sent"),
+          IsNotice(Notice::INPUT_REFUSED, "host\\mallory",
+                   "input refused: control character 0x0d at byte 7; nothing was sent"),
+          IsNotice(Notice::INPUT_REFUSED, "host\\mallory",
+                   "input refused: control character 0x09 at byte 5; nothing was sent"),
+          IsNotice(Notice::INPUT_REFUSED, "host\\mallory",
+                   "input refused: a line of 5000 bytes at byte 0 (the limit is "
+                   "4095); nothing was sent"),
+          IsNotice(Notice::INPUT_REFUSED, "host\\mallory",
+                   "input refused: control character 0x1b at byte 12; nothing was sent")));
+
+  // The longest line is taken, whole; UTF-8 is text.
+  const std::string longest(protocol::kMaxInputLineBytes, 'p');
+  a->Input(longest + "\r\n");
+  a->Input("print \"caf\xc3\xa9\"");
+  EXPECT_THAT(sink.lines(), ElementsAre(Pair("host\\mallory", longest),
+                                        Pair("host\\mallory", "print \"caf\xc3\xa9\"")));
+  EXPECT_THAT(Drain(*b),
+              ElementsAre(IsNotice(Notice::COMMAND, "host\\mallory", longest),
+                          IsNotice(Notice::COMMAND, "host\\mallory",
+                                   "print \"caf\xc3\xa9\"")));
+}
+
+// BusySink takes input until `budget` lines are waiting, as a session
+// does for an engine that does not read.
+class BusySink final : public InputSink {
+ public:
+  explicit BusySink(size_t budget) : budget_(budget) {}
+  void WriteLine(const std::string& identity, const std::string& line) override {
+    lines_.push_back(line);
+  }
+  void Interrupt(const std::string& identity) override {}
+  std::optional<std::string> RefuseLines(
+      const std::vector<std::string>& lines) override {
+    if (lines_.size() + lines.size() <= budget_) return std::nullopt;
+    return "the debugger is not reading its input";
+  }
+  std::vector<std::string> lines_;
+
+ private:
+  const size_t budget_;
+};
+
+TEST(HubTest, InputTheSinkRefusesIsRefusedWholeToTheSenderAlone) {
+  BusySink sink(2);
+  Hub hub(HubOptions{}, &sink);
+  auto [a, b] = Attached(hub, {"a", "b"});
+
+  a->Input("one");
+  a->Input("two\nthree");  // would pass the budget: none of it goes
+  a->Input("two");
+
+  EXPECT_THAT(sink.lines_, ElementsAre("one", "two"));
+  EXPECT_THAT(Drain(*a),
+              ElementsAre(IsNotice(Notice::INPUT_REFUSED, "a",
+                                   "input refused: the debugger is not reading "
+                                   "its input; nothing was sent")));
+  EXPECT_THAT(Drain(*b), ElementsAre(IsNotice(Notice::COMMAND, "a", "one"),
+                                     IsNotice(Notice::COMMAND, "a", "two")));
+}
+
+TEST(HubTest, AnnouncedControlCharactersAreShownNotObeyed) {
+  Hub hub(HubOptions{}, nullptr);
+  auto [a] = Attached(hub, {"a"});
+  hub.Announce("control@unix:", "echo \x1b[2J");
+  EXPECT_THAT(Drain(*a), ElementsAre(IsNotice(Notice::COMMAND, "control@unix:",
+                                              "echo ^[[2J")));
+}
+
+TEST(HubTest, AnEmptyIdentityIsNamedAfterThePeer) {
+  RecordingSink sink;
+  Hub hub(HubOptions{}, &sink);
+  auto [watcher] = Attached(hub, {"box\\w"});
+  auto anonymous = hub.Attach("", {.peer = "127.0.0.1:4711"});
+  auto unknown = hub.Attach("");
+  Drain(*anonymous);
+
+  EXPECT_EQ(anonymous->identity(), "anonymous@127.0.0.1:4711");
+  EXPECT_EQ(unknown->identity(), absl::StrCat("anonymous#", unknown->id()));
+  anonymous->Input("bt");
+  unknown->Input("up");
+  EXPECT_THAT(sink.lines(), ElementsAre(Pair("anonymous@127.0.0.1:4711", "bt"),
+                                        Pair(unknown->identity(), "up")));
+  EXPECT_THAT(
+      Drain(*watcher),
+      ElementsAre(IsNotice(Notice::CLIENT_JOINED, "anonymous@127.0.0.1:4711", "joined"),
+                  IsNotice(Notice::CLIENT_JOINED, unknown->identity(), "joined"),
+                  IsNotice(Notice::COMMAND, "anonymous@127.0.0.1:4711", "bt"),
+                  IsNotice(Notice::COMMAND, unknown->identity(), "up")));
+}
+
+TEST(HubTest, TheLeaveReasonIsRelayedShownAndBounded) {
+  EventLog log;  // outlives the clients, which leave when destroyed
+  Hub hub(HubOptions{}, nullptr);
+  auto [watcher, a, b, c] = Attached(hub, {"w", "a", "b", "c"});
+  hub.SetMembershipObserver(log.Callback());
+
+  a->Leave("lunch");
+  b->Leave("gone\x1b[2K\r*** w: rm -rf /");
+  c->Leave(std::string(10000, 'z'));
+
+  const std::vector<Notice> left = NoticesOf(Drain(*watcher), Notice::CLIENT_LEFT);
+  ASSERT_THAT(left, SizeIs(3));
+  EXPECT_EQ(left[0].text(), "lunch");
+  EXPECT_EQ(left[1].text(), "gone^[[2K^M*** w: rm -rf /");
+  EXPECT_LE(left[2].text().size(), kMaxLeaveReasonBytes);
+  EXPECT_EQ(left[2].text(), std::string(kMaxLeaveReasonBytes - 3, 'z') + "\xe2\x80\xa6");
+  EXPECT_EQ(ShownLeaveReason(""), "left");
+  ASSERT_THAT(log.events(), SizeIs(3));
+  EXPECT_EQ(log.events()[1].reason, "gone^[[2K^M*** w: rm -rf /");
+}
+
 // --- Observers: clients of a read-only server. ---
 
 constexpr char kInputRefusedText[] =
@@ -288,7 +444,8 @@ TEST(HubTest, ObserverInputIsRefusedToItAloneAndReachesNobody) {
 
 TEST(HubTest, ObserverLeavingAndBeingDroppedIsShownAsObserver) {
   HubOptions options;
-  options.client_queue_bytes = 200;
+  // Room for the join notices, and for a few refusals.
+  options.client_queue_bytes = 4 * kFrameOverheadBytes;
   RecordingSink sink;
   Hub hub(options, &sink);
   EventLog log;
@@ -442,11 +599,66 @@ TEST(HubTest, QueuedBytesCountsUndeliveredOutput) {
   EXPECT_EQ(a->queued_bytes(), 0u);
   hub.PublishOutput(std::string(10, 'x'));
   hub.PublishOutput(std::string(20, 'y'));
-  EXPECT_EQ(a->queued_bytes(), 30u);
+  EXPECT_EQ(a->queued_bytes(), 30u + 2 * kFrameOverheadBytes);
   a->Pop();
-  EXPECT_EQ(a->queued_bytes(), 20u);
+  EXPECT_EQ(a->queued_bytes(), 20u + kFrameOverheadBytes);
   a->Pop();
   EXPECT_EQ(a->queued_bytes(), 0u);
+}
+
+// HeapInUse is what the process's allocator has handed out and not had
+// back: glibc's count, or the sanitizer's when it replaces the allocator.
+size_t HeapInUse() {
+#if defined(__SANITIZE_ADDRESS__) || DBGD_HAS_ASAN
+  return __sanitizer_get_current_allocated_bytes();
+#else
+  return mallinfo2().uordblks;
+#endif
+}
+
+TEST(HubTest, QueuedBytesCoverWhatQueuedFramesReallyCost) {
+  // A queue's count must hold in real memory, also for frames with no
+  // payload at all (COMMAND notices of empty lines from a client with an
+  // empty identity) and for one-byte output.
+  HubOptions options;
+  options.client_queue_bytes = size_t{1} << 40;  // nothing is dropped
+  options.history_bytes = 0;
+  Hub hub(options, nullptr);
+  auto [typist, idle] = Attached(hub, {"", "idle"});
+  constexpr int kFrames = 100000;
+  const size_t before = HeapInUse();
+  for (int i = 0; i < kFrames; ++i) typist->Input("");
+  const size_t notices = HeapInUse() - before;
+  EXPECT_GE(idle->queued_bytes(), notices)
+      << "a notice costs " << notices / kFrames << " bytes";
+  const size_t counted = idle->queued_bytes();
+  const size_t before_output = HeapInUse();
+  for (int i = 0; i < kFrames; ++i) hub.PublishOutput("x");
+  const size_t outputs = HeapInUse() - before_output;
+  EXPECT_GE(idle->queued_bytes() - counted, outputs)
+      << "an output frame costs " << outputs / kFrames << " bytes";
+  std::printf("real cost per frame: notice %zu, output %zu; counted %zu\n",
+              notices / kFrames, outputs / kFrames, kFrameOverheadBytes);
+  // A notice's payload is its identity (the hub names an anonymous client,
+  // `anonymous#1`) and text (empty); an output frame's, its one byte.
+  EXPECT_EQ(idle->queued_bytes(),
+            kFrames * (kFrameOverheadBytes + typist->identity().size()) +
+                kFrames * (kFrameOverheadBytes + 1));
+  Drain(*idle);
+  EXPECT_EQ(idle->queued_bytes(), 0u);
+}
+
+TEST(HubTest, FloodOfEmptyNoticesDropsAClientThatDoesNotRead) {
+  // The default 4 MiB bound, and frames whose payload is nothing: each
+  // still costs memory, so the bound is reached and the idle client goes.
+  RecordingSink sink;
+  Hub hub(HubOptions{}, &sink);
+  auto [typist, idle] = Attached(hub, {"", "idle"});
+  for (int i = 0; i < 100000; ++i) typist->Input("");
+  EXPECT_TRUE(idle->closed());
+  EXPECT_EQ(hub.dropped_count(), 1u);
+  EXPECT_THAT(Drain(*idle), ElementsAre(IsNoticeOfKind(Notice::DROPPED)));
+  EXPECT_THAT(sink.lines(), SizeIs(100000));
 }
 
 TEST(HubTest, LargeOutputIsSplitIntoFramesTheWireAccepts) {
@@ -513,7 +725,7 @@ TEST(HubTest, ClientThatNeverReadsIsDroppedWithoutStallingTheOthers) {
 
 TEST(HubTest, FloodOfCommandsDropsAClientThatDoesNotRead) {
   HubOptions options;
-  options.client_queue_bytes = 200;
+  options.client_queue_bytes = 3 * kFrameOverheadBytes;
   RecordingSink sink;
   Hub hub(options, &sink);
   auto [typist, idle] = Attached(hub, {"typist", "idle"});
@@ -533,7 +745,8 @@ TEST(HubTest, ReplayLargerThanTheQueueLimitDoesNotDrop) {
 
   auto late = hub.Attach("late");
   EXPECT_FALSE(late->closed());
-  EXPECT_EQ(late->queued_bytes(), 4096u);
+  // Eight chunks and HISTORY_END.
+  EXPECT_EQ(late->queued_bytes(), 4096u + 9 * kFrameOverheadBytes);
   EXPECT_EQ(OutputOf(Drain(*late)), std::string(4096, 'h'));
   hub.PublishOutput("after");
   EXPECT_THAT(Drain(*late), ElementsAre(IsOutput("after", false)));
@@ -757,7 +970,7 @@ TEST(HubTest, WakeupRunsOnEmptyToNonEmptyAndOnClose) {
 
 TEST(HubTest, WakeupOnLeaveAndOnDrop) {
   HubOptions options;
-  options.client_queue_bytes = 10;
+  options.client_queue_bytes = 3 * kFrameOverheadBytes;
   Hub hub(options, nullptr);
   auto [leaver, slow] = Attached(hub, {"leaver", "slow"});
   int leaver_wakeups = 0;
@@ -770,7 +983,8 @@ TEST(HubTest, WakeupOnLeaveAndOnDrop) {
   slow->SetWakeup([&] { ++slow_wakeups; });
   hub.PublishOutput("0123456789");
   EXPECT_EQ(slow_wakeups, 1);
-  hub.PublishOutput("x");  // Overflows: dropped, which wakes it.
+  // Overflows: dropped, which wakes it.
+  hub.PublishOutput(std::string(2 * kFrameOverheadBytes, 'x'));
   EXPECT_TRUE(slow->closed());
   EXPECT_EQ(slow_wakeups, 2);
 }

@@ -2,6 +2,8 @@
 
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
@@ -10,6 +12,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <optional>
 #include <random>
 #include <utility>
@@ -24,6 +27,7 @@
 #include "absl/strings/strip.h"
 #include "asio/steady_timer.hpp"
 #include "session/command_queue.h"
+#include "session/process_guard.h"
 #include "session/target_check.h"
 
 namespace dbgd::session {
@@ -208,6 +212,23 @@ class ConsoleText {
   std::string pending_;  // an incomplete escape sequence or run of "\r"
 };
 
+// Inferior: a program LLDB launched for a launch target, held by a pidfd
+// opened while LLDB traced it, so that it is known to be the same process.
+struct Inferior {
+  pid_t pid = 0;
+  std::shared_ptr<UniqueFd> pidfd;
+
+  bool Signal(int signal) const {
+    return ::syscall(SYS_pidfd_send_signal, pidfd->get(), signal, nullptr, 0) == 0;
+  }
+  // Alive: it has not exited (a zombie not yet reaped has).
+  bool Alive() const {
+    if (!Signal(0)) return false;
+    std::optional<ProcessInfo> info = ReadProcessInfo(pid);
+    return info.has_value() && info->state != 'Z' && info->state != 'X';
+  }
+};
+
 // One command in flight or waiting.
 struct Command {
   enum class Phase {
@@ -325,8 +346,22 @@ class LldbEngine final : public Engine {
     }
   }
 
+  std::optional<std::string> RefuseLine(const std::string& line) override {
+    // A remote target attaches to the remote side's processes.
+    if (target_.kind_case() == v1::Target::kRemote) return std::nullopt;
+    std::optional<LldbAttach> attach = LldbAttachOf(line);
+    if (!attach.has_value()) return std::nullopt;
+    if (attach->pid.has_value()) return WhyAttachIsRefused(*attach->pid);
+    return WhyAttachByNameIsRefused(attach->name);
+  }
+
   void Execute(const std::string& command, absl::Duration timeout,
                std::function<void(absl::StatusOr<ExecuteResult>)> done) override {
+    if (std::optional<std::string> refused = RefuseLine(command)) {
+      done(absl::FailedPreconditionError(
+          absl::StrCat("command: refused \"", command, "\": ", *refused)));
+      return;
+    }
     if (HasControlCharacter(command)) {
       done(absl::InvalidArgumentError(
           "command: control characters cannot be typed into lldb's console"));
@@ -365,7 +400,18 @@ class LldbEngine final : public Engine {
     return false;
   }
 
-  std::vector<pid_t> LaunchedInferiors() const override { return inferiors_; }
+  std::vector<pid_t> LaunchedInferiors() const override {
+    std::vector<pid_t> pids;
+    for (const Inferior& inferior : inferiors_) {
+      if (inferior.Alive()) pids.push_back(inferior.pid);
+    }
+    return pids;
+  }
+
+  void KillLaunchedInferiors() override {
+    // Through the pidfd: a PID reused since is never hit.
+    for (const Inferior& inferior : inferiors_) inferior.Signal(SIGKILL);
+  }
 
   void Shutdown() override {
     timer_.cancel();
@@ -441,7 +487,7 @@ class LldbEngine final : public Engine {
         running_ = true;
         if (TracedByUs(pid)) {
           pid_ = pid;
-          if (target_.kind_case() == v1::Target::kLaunch) inferiors_.push_back(pid);
+          if (target_.kind_case() == v1::Target::kLaunch) Launched(pid);
         }
       } else if (absl::StartsWith(what, "resuming")) {
         running_ = true;
@@ -454,9 +500,24 @@ class LldbEngine final : public Engine {
         running_ = false;
         settling_ = true;
         if (pid == pid_) pid_ = 0;
-        std::erase(inferiors_, pid);
+        std::erase_if(inferiors_,
+                      [pid](const Inferior& inferior) { return inferior.pid == pid; });
       }
     }
+  }
+
+  // Launched records a program LLDB launched (and traces) as ours, while
+  // its PID is certainly its own, and forgets those that have exited
+  // since, whether or not LLDB said so: a session that relaunches its
+  // program again and again keeps no more than it has.
+  void Launched(pid_t pid) {
+    std::erase_if(inferiors_, [pid](const Inferior& inferior) {
+      return inferior.pid == pid || !inferior.Alive();
+    });
+    auto pidfd = std::make_shared<UniqueFd>(
+        static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+    if (!pidfd->valid()) return;  // gone already
+    inferiors_.push_back(Inferior{pid, std::move(pidfd)});
   }
 
   // TracedByUs: `pid` is traced by this LLDB or its lldb-server.
@@ -770,7 +831,7 @@ class LldbEngine final : public Engine {
   // last said it runs.
   pid_t pid_ = 0;
   bool running_ = false;
-  std::vector<pid_t> inferiors_;
+  std::vector<Inferior> inferiors_;
 };
 
 }  // namespace

@@ -7,12 +7,14 @@
 #include <cstdlib>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 
 namespace dbgd::session {
@@ -192,6 +194,142 @@ std::optional<pid_t> GdbAttachPid(absl::string_view line) {
     return std::nullopt;
   }
   return static_cast<pid_t>(value);
+}
+
+namespace {
+
+// ParsePid reads a PID as LLDB does, in C syntax; nullopt if it is not one.
+std::optional<pid_t> ParsePid(absl::string_view text) {
+  if (text.empty()) return std::nullopt;
+  const std::string number(text);
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long value = std::strtoul(number.c_str(), &end, 0);
+  if (errno != 0 || end != number.c_str() + number.size() || value == 0 ||
+      value > static_cast<unsigned long>(INT_MAX)) {
+    return std::nullopt;
+  }
+  return static_cast<pid_t>(value);
+}
+
+// Unquote drops one pair of quotes around an LLDB argument.
+absl::string_view Unquote(absl::string_view word) {
+  if (word.size() >= 2 && (word.front() == '"' || word.front() == '\'' ||
+                           word.front() == '`') &&
+      word.back() == word.front()) {
+    return word.substr(1, word.size() - 2);
+  }
+  return word;
+}
+
+// AttachOptions reads the `process attach` options from words[from] on
+// into `attach`.
+void AttachOptions(const std::vector<absl::string_view>& words, size_t from,
+                   LldbAttach& attach) {
+  for (size_t i = from; i < words.size(); ++i) {
+    absl::string_view word = words[i];
+    const auto value = [&](absl::string_view flag_short,
+                           absl::string_view flag_long) -> std::optional<absl::string_view> {
+      if (word == flag_short || word == flag_long) {
+        if (i + 1 < words.size()) return Unquote(words[++i]);
+        return std::nullopt;
+      }
+      absl::string_view rest = word;
+      if (absl::ConsumePrefix(&rest, absl::StrCat(flag_long, "="))) return Unquote(rest);
+      rest = word;
+      if (!absl::StartsWith(word, "--") && absl::ConsumePrefix(&rest, flag_short) &&
+          !rest.empty()) {
+        return Unquote(rest);
+      }
+      return std::nullopt;
+    };
+    if (std::optional<absl::string_view> pid = value("-p", "--pid")) {
+      // A PID LLDB would not take is no attach; one it takes, refused or
+      // not, is judged by the caller.
+      attach.pid = ParsePid(*pid);
+    } else if (std::optional<absl::string_view> name = value("-n", "--name")) {
+      attach.name = std::string(*name);
+    }
+  }
+}
+
+}  // namespace
+
+std::optional<LldbAttach> LldbAttachOf(absl::string_view line) {
+  std::vector<absl::string_view> words =
+      absl::StrSplit(absl::StripAsciiWhitespace(line), absl::ByAnyChar(" \t"),
+                     absl::SkipEmpty());
+  if (words.empty()) return std::nullopt;
+  LldbAttach attach;
+  const absl::string_view first = words[0];
+  if (first.size() >= 2 && absl::StartsWith("attach", first)) {
+    // LLDB's `attach` alias: a number is a PID, options go to `process
+    // attach`, anything else is a name.
+    if (words.size() == 1) return std::nullopt;
+    if (words.size() == 2 && !absl::StartsWith(words[1], "-")) {
+      if (absl::ascii_isdigit(words[1][0])) {
+        attach.pid = ParsePid(words[1]);
+        if (!attach.pid.has_value()) return std::nullopt;
+        return attach;
+      }
+    }
+    bool options = false;
+    for (size_t i = 1; i < words.size(); ++i) options |= absl::StartsWith(words[i], "-");
+    if (options) {
+      AttachOptions(words, 1, attach);
+    } else {
+      // The rest of the line, as one name.
+      absl::string_view rest = absl::StripAsciiWhitespace(line);
+      rest = absl::StripLeadingAsciiWhitespace(rest.substr(first.size()));
+      attach.name = std::string(Unquote(rest));
+    }
+  } else if (first.size() >= 3 && absl::StartsWith("process", first) &&
+             words.size() >= 2 && absl::StartsWith("attach", words[1])) {
+    AttachOptions(words, 2, attach);
+  } else {
+    return std::nullopt;
+  }
+  if (!attach.pid.has_value() && attach.name.empty()) return std::nullopt;
+  return attach;
+}
+
+std::optional<std::string> WhyAttachByNameIsRefused(absl::string_view name) {
+  if (name.empty()) return std::nullopt;
+  const pid_t self = ::getpid();
+  pid_t pid = self;
+  for (int depth = 0; pid > 0 && depth < kMaxDepth; ++depth) {
+    std::optional<Status> status = ReadStatus(pid);
+    if (!status.has_value()) break;
+    std::string executable;
+    char target[PATH_MAX];
+    const ssize_t n =
+        ::readlink(absl::StrCat("/proc/", pid, "/exe").c_str(), target, sizeof target - 1);
+    if (n > 0) {
+      executable.assign(target, n);
+      if (absl::EndsWith(executable, " (deleted)")) {
+        executable.resize(executable.size() - std::string(" (deleted)").size());
+      }
+      executable = executable.substr(executable.rfind('/') + 1);
+    }
+    // The command name is cut to 15 characters.
+    const bool named =
+        name == status->name || name == executable ||
+        (status->name.size() == 15 && absl::StartsWith(name, status->name));
+    if (named) {
+      const std::string who =
+          pid == self ? absl::StrCat("this dbgd daemon (PID ", pid, ")")
+                      : absl::StrCat("PID ", pid, " (", status->name,
+                                     "), an ancestor of this dbgd daemon (PID ", self, ")");
+      return absl::StrCat("\"", name, "\" is the name of ", who,
+                          ": tracing it would stop ",
+                          pid == self ? "the daemon and every session"
+                                      : "a process the daemon runs under",
+                          "; attach by PID instead");
+    }
+    if (pid == 1) break;
+    pid = status->ppid;
+  }
+  return std::nullopt;
 }
 
 std::string GdbAttachGuard(pid_t daemon) {

@@ -32,6 +32,26 @@ std::optional<std::string> WhyAttachIsRefused(pid_t pid);
 // other line.
 std::optional<pid_t> GdbAttachPid(absl::string_view line);
 
+// LldbAttach is what an LLDB console line asks to attach to.
+struct LldbAttach {
+  std::optional<pid_t> pid;  // by PID
+  std::string name;          // or by process name (also `--waitfor`)
+};
+
+// LldbAttachOf reads an LLDB console line that is an attach command, as LLDB
+// resolves one: `attach` (from `at`) with a PID, a name or `process attach`
+// options, or `process attach` (from `pro a`) with `-p`/`--pid` or
+// `-n`/`--name`, in any of getopt's spellings (`-p 12`, `-p12`, `--pid=12`;
+// a PID in C syntax). nullopt for any other line, and for an attach that
+// names neither (LLDB then attaches to nothing).
+std::optional<LldbAttach> LldbAttachOf(absl::string_view line);
+
+// WhyAttachByNameIsRefused says why no session may attach to a process
+// called `name`, or nullopt when it may: the name is that of dbgd or of an
+// ancestor (its command name, or its executable's file name), so LLDB
+// could pick one of them.
+std::optional<std::string> WhyAttachByNameIsRefused(absl::string_view name);
+
 // ParentOf returns the parent PID of `pid` (the PPid of /proc/PID/status),
 // 0 for none, -1 when there is no such process.
 pid_t ParentOf(pid_t pid);

@@ -5,6 +5,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fstream>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -84,6 +86,68 @@ TEST(GdbAttachPidTest, IgnoresOtherLines) {
   EXPECT_EQ(GdbAttachPid("attach 0"), std::nullopt);
   EXPECT_EQ(GdbAttachPid("print 1234"), std::nullopt);
   EXPECT_EQ(GdbAttachPid("echo attach 1234"), std::nullopt);
+}
+
+std::optional<pid_t> PidOf(absl::string_view line) {
+  std::optional<LldbAttach> attach = LldbAttachOf(line);
+  if (!attach.has_value()) return std::nullopt;
+  return attach->pid;
+}
+
+std::optional<std::string> NameOf(absl::string_view line) {
+  std::optional<LldbAttach> attach = LldbAttachOf(line);
+  if (!attach.has_value() || attach->pid.has_value()) return std::nullopt;
+  return attach->name;
+}
+
+TEST(LldbAttachOfTest, ReadsAttachByPidAsLldbDoes) {
+  EXPECT_EQ(PidOf("attach 1234"), 1234);
+  EXPECT_EQ(PidOf("  at 1234 "), 1234);
+  EXPECT_EQ(PidOf("attach -p 1234"), 1234);
+  EXPECT_EQ(PidOf("attach --pid=0x4d2"), 1234);
+  EXPECT_EQ(PidOf("process attach --pid 1234"), 1234);
+  EXPECT_EQ(PidOf("process attach -p1234 -c"), 1234);
+  EXPECT_EQ(PidOf("pro a -p 1234"), 1234);
+  EXPECT_EQ(PidOf("proc att --pid '1234'"), 1234);
+}
+
+TEST(LldbAttachOfTest, ReadsAttachByName) {
+  EXPECT_EQ(NameOf("attach dbgd"), "dbgd");
+  EXPECT_EQ(NameOf("attach -n dbgd -w"), "dbgd");
+  EXPECT_EQ(NameOf("process attach --name=\"dbgd\""), "dbgd");
+  EXPECT_EQ(NameOf("process attach --waitfor --name bash"), "bash");
+  EXPECT_EQ(NameOf("attach my program"), "my program");
+}
+
+TEST(LldbAttachOfTest, IgnoresOtherLines) {
+  EXPECT_EQ(LldbAttachOf("a 1234"), std::nullopt);  // ambiguous in LLDB
+  EXPECT_EQ(LldbAttachOf("attach"), std::nullopt);
+  EXPECT_EQ(LldbAttachOf("process attach"), std::nullopt);
+  EXPECT_EQ(LldbAttachOf("process launch -- 1234"), std::nullopt);
+  EXPECT_EQ(LldbAttachOf("p 1234"), std::nullopt);
+  EXPECT_EQ(LldbAttachOf("pr a -p 1234"), std::nullopt);  // ambiguous
+  EXPECT_EQ(LldbAttachOf("expr attach(1234)"), std::nullopt);
+  EXPECT_EQ(LldbAttachOf("attach -p 12x"), std::nullopt);  // LLDB refuses it
+}
+
+TEST(WhyAttachByNameIsRefusedTest, RefusesTheNamesOfThisProcessAndItsAncestors) {
+  // This test's own name is the daemon's here.
+  char self[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  ASSERT_GT(n, 0);
+  const std::string path(self, n);
+  const std::string name = path.substr(path.rfind('/') + 1);
+  EXPECT_THAT(WhyAttachByNameIsRefused(name),
+              Optional(HasSubstr("is the name of this dbgd daemon")));
+  // PID 1 is an ancestor of every process.
+  std::ifstream comm("/proc/1/comm");
+  std::string init;
+  std::getline(comm, init);
+  ASSERT_FALSE(init.empty());
+  EXPECT_THAT(WhyAttachByNameIsRefused(init),
+              Optional(HasSubstr("PID 1 (" + init + "), an ancestor")));
+  EXPECT_EQ(WhyAttachByNameIsRefused("no-such-program-anywhere"), std::nullopt);
+  EXPECT_EQ(WhyAttachByNameIsRefused(""), std::nullopt);
 }
 
 TEST(GdbAttachGuardTest, IsOneGdbLine) {

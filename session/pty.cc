@@ -5,12 +5,14 @@
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <climits>
 #include <cstring>
@@ -59,11 +61,14 @@ struct ChildFailure {
   int error;
 };
 
+std::atomic<uint64_t> child_descriptor_limit{0};
+
 // Runs in the forked child of a multithreaded process: async-signal-safe
 // calls only, no allocation, no locks. Never returns.
 [[noreturn]] void RunChild(pid_t parent, int slave, int error_pipe,
                            const char* path, char* const* argv,
-                           char* const* envp, const char* cwd, int max_fd) {
+                           char* const* envp, const char* cwd, int max_fd,
+                           uint64_t descriptor_limit) {
   auto fail = [error_pipe](ChildStep step) {
     const ChildFailure failure{step, errno};
     ssize_t n;
@@ -120,6 +125,14 @@ struct ChildFailure {
   if (!closed) {
     for (int fd = 3; fd < max_fd; ++fd) {
       if (fd != error_pipe) ::close(fd);
+    }
+  }
+
+  if (descriptor_limit != 0) {
+    rlimit limit;
+    if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur > descriptor_limit) {
+      limit.rlim_cur = descriptor_limit;
+      ::setrlimit(RLIMIT_NOFILE, &limit);
     }
   }
 
@@ -285,13 +298,14 @@ absl::StatusOr<SpawnedProcess> SpawnOnPty(const SpawnOptions& options,
     if (!error_write.valid()) return PtyError("fcntl F_DUPFD_CLOEXEC", errno);
   }
 
+  const uint64_t descriptor_limit = child_descriptor_limit.load();
   // Owned: the session collects the engine's exit status, not the reaper.
   const pid_t parent = ::getpid();
   const pid_t pid = ForkOwned();
   if (pid < 0) return PtyError("fork", errno);
   if (pid == 0) {
     RunChild(parent, slave, error_write.get(), path.c_str(), argv.data(),
-             envp.data(), cwd, max_fd);
+             envp.data(), cwd, max_fd, descriptor_limit);
   }
   error_write.reset();
 
@@ -346,6 +360,8 @@ absl::StatusOr<SpawnedProcess> SpawnOnPty(const SpawnOptions& options,
   }
   return process;
 }
+
+void SetChildDescriptorLimit(uint64_t soft) { child_descriptor_limit = soft; }
 
 pid_t ForegroundProcessGroup(int master) {
   const pid_t group = ::tcgetpgrp(master);

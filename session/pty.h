@@ -69,6 +69,14 @@ absl::StatusOr<std::string> FindProgram(const std::string& name,
 absl::StatusOr<SpawnedProcess> SpawnOnPty(const SpawnOptions& options,
                                           int slave);
 
+// SetChildDescriptorLimit makes the processes SpawnOnPty starts from now on
+// begin with RLIMIT_NOFILE's soft value at `soft` (at most the hard value):
+// the daemon raises its own at start-up, and an engine or its program should
+// get the limit it would have had without dbgd (select() cannot go past
+// 1024, and some programs close every descriptor up to the limit).
+// 0, the default: the daemon's own limit. Thread-safe.
+void SetChildDescriptorLimit(uint64_t soft);
+
 // ForegroundProcessGroup returns the PTY's foreground process group (the
 // one Ctrl+C signals), via tcgetpgrp on the master. -1 if none.
 pid_t ForegroundProcessGroup(int master);

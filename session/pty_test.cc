@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -334,6 +335,22 @@ TEST_F(PtyTest, InheritsTheDaemonsEnvironment) {
         {.argv = {"sh", "-c", "echo \"[$DBGD_TEST_INHERITED]\""}});
   ::unsetenv("DBGD_TEST_INHERITED");
   EXPECT_EQ(ReadMaster(pair_.master.get()), "[kept]\n");
+  EXPECT_EQ(WaitForExit(process_), 0);
+}
+
+// The daemon raises its own descriptor limit; what it starts gets the one
+// it was given.
+TEST_F(PtyTest, ChildrenGetTheDescriptorLimitTheyAreGiven) {
+  rlimit limit;
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &limit), 0);
+  ASSERT_GT(limit.rlim_cur, 100u);
+  SetChildDescriptorLimit(100);
+  Spawn(PtyMode::kRaw, {.argv = {"sh", "-c", "ulimit -n"}});
+  SetChildDescriptorLimit(0);
+  EXPECT_EQ(ReadMaster(pair_.master.get()), "100\n");
+  EXPECT_EQ(WaitForExit(process_), 0);
+  Spawn(PtyMode::kRaw, {.argv = {"sh", "-c", "ulimit -n"}});
+  EXPECT_EQ(ReadMaster(pair_.master.get()), absl::StrCat(limit.rlim_cur, "\n"));
   EXPECT_EQ(WaitForExit(process_), 0);
 }
 

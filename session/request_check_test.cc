@@ -51,6 +51,16 @@ TEST(RequestCheckTest, DisplayNameIsBoundedPrintableUtf8) {
   }
   EXPECT_THAT(Message(CheckDisplayName("\xff\xfe")),
               AllOf(StartsWith("display_name: "), HasSubstr("UTF-8")));
+  // A right-to-left override would make what follows the name read backwards.
+  for (const std::string& bidi : {std::string("evil\xe2\x80\xae" "gnp.exe"),
+                                  std::string("\xe2\x81\xa6" "isolate"),
+                                  std::string("x\xe2\x80\xaa")}) {
+    EXPECT_THAT(Message(CheckDisplayName(bidi)),
+                AllOf(StartsWith("display_name: "), HasSubstr("bidirectional")))
+        << bidi;
+  }
+  // Other punctuation of that block is fine (U+2026 HORIZONTAL ELLIPSIS).
+  EXPECT_TRUE(CheckDisplayName("wait\xe2\x80\xa6").ok());
   // U+00A0 and the rest of Latin-1 are printable; only U+0080..U+009F are C1.
   EXPECT_TRUE(CheckDisplayName("caf\xc3\xa9 \xc2\xa0 \xc2\xbf").ok());
 }

@@ -5,11 +5,14 @@
 
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "asio/post.hpp"
+#include "asio/write.hpp"
 #include "common/proto_time.h"
 #include "common/reaper.h"
+#include "protocol/console_text.h"
 #include "session/pty.h"
 
 namespace dbgd::session {
@@ -24,6 +27,12 @@ constexpr absl::Duration kStopGrace = absl::Seconds(5);
 // group (setsid) with the terminal still open can delay it, and the session
 // does not wait for that one longer than this.
 constexpr absl::Duration kDrainLimit = absl::Seconds(2);
+
+// InputCost is what a line of a client's input counts against
+// kMaxPendingInputBytes.
+size_t InputCost(const std::string& line) {
+  return line.size() + 1 + Session::kInputLineOverhead;
+}
 
 std::string DescribeExit(const std::string& engine, int wait_status) {
   if (WIFEXITED(wait_status)) {
@@ -104,6 +113,8 @@ void Session::Launch(Ready ready) {
   // Clients are terminals of every kind, and scripts: plain output.
   spawn->env.emplace_back("TERM", "dumb");
 
+  // An echoing terminal: a line editor (readline, libedit) echoes only
+  // when the terminal does (docs/protocol.md §6.2.1).
   absl::StatusOr<PtyPair> pty = OpenPty(PtyMode::kTerminal);
   if (!pty.ok()) return fail(pty.status());
   absl::StatusOr<SpawnedProcess> process = SpawnOnPty(*spawn, pty->slave.get());
@@ -116,13 +127,8 @@ void Session::Launch(Ready ready) {
   console_.assign(pty->master.release());
   pidfd_.assign(process->pidfd.release());
   std::weak_ptr<Session> weak = weak_from_this();
-  console_writer_ = std::make_unique<AsyncWriter<asio::posix::stream_descriptor>>(
-      console_, weak, [](std::error_code) {
-        // The engine is gone; its exit is handled by WatchExit.
-      });
-  engine_->SetConsole([this](std::string bytes) {
-    if (console_writer_ != nullptr) console_writer_->Write(std::move(bytes));
-  });
+  engine_->SetConsole(
+      [this](std::string bytes) { WriteConsole(std::move(bytes), 0); });
   engine_->SetNotice([this](const std::string& text) { Notice(text); });
   ReadConsole();
   WatchExit();
@@ -289,6 +295,11 @@ void Session::Execute(const std::string& identity, const std::string& command,
         "command: must be one non-empty line"));
     return;
   }
+  // What a client may type, and for the same reason: every client sees it.
+  if (std::optional<std::string> problem = protocol::InputProblem(command)) {
+    done(absl::InvalidArgumentError(absl::StrCat("command: ", *problem)));
+    return;
+  }
   asio::post(strand_, [this, self = shared_from_this(), identity, command,
                        timeout, done = std::move(done)]() mutable {
     if (ended() || exit_reason_.has_value()) {
@@ -348,10 +359,34 @@ void Session::Delete(bool kill_target, std::function<void()> done) {
   });
 }
 
+std::optional<std::string> Session::RefuseLines(
+    const std::vector<std::string>& lines) {
+  size_t cost = 0;
+  for (const std::string& line : lines) cost += InputCost(line);
+  // Only WriteLine, under the same lock, adds to it: what is checked here
+  // can only have shrunk when the lines are taken.
+  const size_t pending = pending_input_.load();
+  if (pending + cost <= kMaxPendingInputBytes) return std::nullopt;
+  if (cost > kMaxPendingInputBytes) {
+    return absl::StrCat("an input of ", cost,
+                        " bytes is more than the debugger's input queue takes (",
+                        kMaxPendingInputBytes, ")");
+  }
+  return absl::StrCat("the debugger is not reading its input (", pending,
+                      " bytes wait for it; the limit is ",
+                      kMaxPendingInputBytes, ")");
+}
+
 void Session::WriteLine(const std::string& identity, const std::string& line) {
-  // Called under the hub's lock: only queue the work.
-  asio::post(strand_, [this, self = shared_from_this(), identity, line] {
-    if (exit_reason_.has_value() || console_writer_ == nullptr) return;
+  // Called under the hub's lock: only queue the work. Its cost is released
+  // once it is written, or dropped.
+  const size_t cost = InputCost(line);
+  pending_input_ += cost;
+  asio::post(strand_, [this, self = shared_from_this(), identity, line, cost] {
+    if (exit_reason_.has_value() || !console_.is_open()) {
+      pending_input_ -= cost;
+      return;
+    }
     Emit(v1::Event::COMMAND, absl::StrCat(identity, ": ", line));
     // Only the engine's own lines are judged: while a program it runs owns
     // the terminal, what clients type is that program's input.
@@ -362,11 +397,12 @@ void Session::WriteLine(const std::string& identity, const std::string& line) {
     }
     if (ForegroundProcessGroup(console_.native_handle()) == engine) {
       if (std::optional<std::string> refused = engine_->RefuseLine(line)) {
+        pending_input_ -= cost;
         Notice(absl::StrCat("refused \"", line, "\": ", *refused));
         return;
       }
     }
-    console_writer_->Write(line + "\r");  // what the Enter key sends
+    WriteConsole(line + "\r", cost);  // what the Enter key sends
   });
 }
 
@@ -389,11 +425,50 @@ void Session::Interrupt(const std::string& identity) {
     } else if (!engine_->InterruptTarget()) {
       if (group > 0) {
         ::kill(-group, SIGINT);
-      } else {
-        console_writer_->Write("\x03");
+      } else if (!absl::EndsWith(console_queued_, "\x03")) {
+        // One Ctrl+C waiting is as good as many.
+        WriteConsole("\x03", 0);
       }
     }
   });
+}
+
+void Session::WriteConsole(std::string bytes, size_t input_cost) {
+  console_queued_ += bytes;
+  console_queued_cost_ += input_cost;
+  if (!console_busy_) WriteNextConsole();
+}
+
+void Session::WriteNextConsole() {
+  if (console_queued_.empty() || !console_.is_open()) {
+    pending_input_ -= console_queued_cost_;
+    console_queued_cost_ = 0;
+    console_queued_.clear();
+    console_busy_ = false;
+    return;
+  }
+  console_busy_ = true;
+  console_writing_.swap(console_queued_);
+  console_queued_.clear();
+  console_writing_cost_ = console_queued_cost_;
+  console_queued_cost_ = 0;
+  asio::async_write(
+      console_, asio::buffer(console_writing_),
+      [this, self = shared_from_this()](std::error_code error, size_t) {
+        pending_input_ -= console_writing_cost_;
+        console_writing_cost_ = 0;
+        std::string().swap(console_writing_);  // its memory too
+        if (error) {
+          // The engine is gone (its exit is handled by WatchExit), or the
+          // console closed: nothing more will be written.
+          pending_input_ -= console_queued_cost_;
+          console_queued_cost_ = 0;
+          console_queued_.clear();
+          console_busy_ = false;
+          return;
+        }
+        WriteNextConsole();
+      });
 }
 
 void Session::Notice(const std::string& text) {

@@ -10,6 +10,8 @@
 
 #include <sys/types.h>
 
+#include <atomic>
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -23,7 +25,6 @@
 #include "asio/steady_timer.hpp"
 #include "common/mutex.h"
 #include "dbgd/v1/control.pb.h"
-#include "session/async_writer.h"
 #include "session/engine.h"
 #include "session/hub.h"
 #include "session/recorder.h"
@@ -77,9 +78,18 @@ class Session final : public InputSink,
   // grace period it is killed. `done` runs once the engine is gone.
   void Delete(bool kill_target, std::function<void()> done);
 
-  // InputSink (the hub's clients).
+  // InputSink (the hub's clients). Input waiting for the engine is bounded:
+  // RefuseLines refuses what would take it past kMaxPendingInputBytes.
   void WriteLine(const std::string& identity, const std::string& line) override;
   void Interrupt(const std::string& identity) override;
+  std::optional<std::string> RefuseLines(
+      const std::vector<std::string>& lines) override;
+
+  // kMaxPendingInputBytes: how much of the clients' input may wait for an
+  // engine that does not read it (each line counts its bytes, its line
+  // ending and kInputLineOverhead).
+  static constexpr size_t kMaxPendingInputBytes = 1024 * 1024;
+  static constexpr size_t kInputLineOverhead = 64;
 
  private:
   Session(asio::io_context& io, SessionOptions options, EventSink events);
@@ -95,6 +105,11 @@ class Session final : public InputSink,
   // Notice tells every client `text` on the console, from dbgd.
   void Notice(const std::string& text);
   void Emit(v1::Event::Kind kind, const std::string& message);
+  // WriteConsole types `bytes` into the console after what is queued;
+  // `input_cost` of pending_input_ is released once they are written (or
+  // can never be).
+  void WriteConsole(std::string bytes, size_t input_cost);
+  void WriteNextConsole();
   void SetState(v1::Session::State state, const std::string& reason = "");
 
   // Constant after construction.
@@ -110,7 +125,13 @@ class Session final : public InputSink,
   asio::posix::stream_descriptor pidfd_;
   asio::steady_timer kill_timer_;
   asio::steady_timer drain_timer_;
-  std::unique_ptr<AsyncWriter<asio::posix::stream_descriptor>> console_writer_;
+  // What is being written to the console, and what waits behind it (one
+  // write at a time, as Asio requires), with their input costs.
+  std::string console_writing_;
+  size_t console_writing_cost_ = 0;
+  std::string console_queued_;
+  size_t console_queued_cost_ = 0;
+  bool console_busy_ = false;
   std::array<char, 16 * 1024> read_buffer_;
   Ready ready_;               // until start-up succeeds or fails
   absl::Status start_error_;  // why start-up failed, reported after clean-up
@@ -119,6 +140,10 @@ class Session final : public InputSink,
   // order: the session ends when it has both (see EndOnceDrained).
   std::optional<std::string> exit_reason_;  // set once the engine exited
   bool console_drained_ = false;            // read to EOF/EIO, or gave up
+
+  // Clients' input taken (RefuseLines, WriteLine: under the hub's lock)
+  // and not yet written to the console (released on strand_).
+  std::atomic<size_t> pending_input_{0};
 
   mutable Mutex mu_;
   v1::Session::State state_ ABSL_GUARDED_BY(mu_) = v1::Session::STARTING;

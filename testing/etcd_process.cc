@@ -82,10 +82,17 @@ absl::StatusOr<std::unique_ptr<EtcdProcess>> EtcdProcess::Create(
   std::unique_ptr<EtcdProcess> etcd(new EtcdProcess);
   etcd->options_ = options;
   if (options.data_dir.empty()) {
-    std::string pattern = TempRoot() + "/etcd-XXXXXX";
+    // In memory when it can be (/dev/shm): etcd fsyncs every write, and on a
+    // busy disk one fsync can stall it past a test's call deadlines (CI saw
+    // a Range and a LeaseRevoke each miss 10 s). A test's etcd need not
+    // outlive the machine.
+    std::string pattern = "/dev/shm/dbgd-etcd-XXXXXX";
     if (::mkdtemp(pattern.data()) == nullptr) {
-      const int error = errno;
-      return PosixError(absl::StrCat("mkdtemp ", pattern), error);
+      pattern = TempRoot() + "/etcd-XXXXXX";
+      if (::mkdtemp(pattern.data()) == nullptr) {
+        const int error = errno;
+        return PosixError(absl::StrCat("mkdtemp ", pattern), error);
+      }
     }
     etcd->owned_dir_ = pattern;
     etcd->data_dir_ = pattern + "/data";

@@ -109,6 +109,10 @@ std::optional<int> Subprocess::Wait(absl::Duration timeout) {
     pid_t done = ::waitpid(pid_, &status, WNOHANG);
     if (done == pid_) {
       status_ = status;
+      // What it wrote before it exited is read by now, unless a descendant
+      // still holds the pipe open (then output() is what arrived so far).
+      MutexLock lock(&mu_);
+      mu_.AwaitWithTimeout(absl::Condition(&eof_), absl::Seconds(2));
       return status_;
     }
     absl::SleepFor(absl::Milliseconds(10));

@@ -45,7 +45,9 @@ class Subprocess {
   void Signal(int signal);
 
   // Wait waits up to `timeout` for the child to exit and returns its raw
-  // wait status, or nullopt if it is still running.
+  // wait status, or nullopt if it is still running. Once it has exited,
+  // output() holds everything it wrote (waiting up to 2 s more for that, when
+  // a descendant keeps the pipe open).
   std::optional<int> Wait(absl::Duration timeout);
 
   // WaitForOutput waits up to `timeout` until stdout+stderr contain

@@ -276,6 +276,45 @@ TEST_F(LimitsTest, NamesAndHistoryAtTheLimitsAreAccepted) {
   remote->Wait(absl::Seconds(10));
 }
 
+// Sessions may each hold ~100 KiB of request: a page of them ends at 1 MiB
+// instead of outgrowing what a gRPC client takes (4 MiB by default).
+TEST_F(LimitsTest, ASessionsPageEndsAtAMegabyte) {
+  constexpr int kSessions = 20;
+  for (int i = 0; i < kSessions; ++i) {
+    v1::CreateSessionRequest request;
+    request.set_engine("command");
+    v1::LaunchTarget* launch = request.mutable_target()->mutable_launch();
+    launch->set_program("/bin/sh");
+    for (const std::string& arg : {std::string("-c"), std::string("exec cat"),
+                                   std::string("sh"), std::string(60000, 'a' + i)}) {
+      launch->add_args(arg);
+    }
+    v1::Session session;
+    grpc::Status status = Create(request, &session);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+  std::vector<std::string> names;
+  std::string token;
+  int pages = 0;
+  do {
+    v1::ListSessionsRequest request;
+    request.set_page_size(100);
+    request.set_page_token(token);
+    v1::ListSessionsResponse response;
+    grpc::Status status = stub_->ListSessions(
+        channel_->NewContext(absl::Seconds(10)).get(), request, &response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_LE(response.ByteSizeLong(), (1u << 20) + 1024);
+    EXPECT_GT(response.sessions_size(), 0);
+    for (const v1::Session& session : response.sessions()) names.push_back(session.name());
+    token = response.next_page_token();
+    ++pages;
+  } while (!token.empty() && pages < 10);
+  EXPECT_EQ(pages, 2);
+  ASSERT_EQ(names.size(), kSessions);
+  for (int i = 0; i < kSessions; ++i) EXPECT_EQ(names[i], absl::StrCat("sessions/", i + 1));
+}
+
 // The start-up session's flags obey the same rules, and stop the daemon.
 TEST(StartupLimitsTest, AStartupSessionThatBreaksALimitStopsTheDaemon) {
   testing::SocketDir dir;

@@ -28,6 +28,8 @@ def count(testlogs, labels):
             target_cases += 1
             if case.find("failure") is not None or case.find("error") is not None:
                 failed += 1
+                print(f"FAILED {label}: {case.get('classname', '')}.{case.get('name', '')}",
+                      file=sys.stderr)
             elif case.get("result") == "suppressed" or case.get("status") == "notrun":
                 continue
             else:
@@ -40,6 +42,7 @@ def count(testlogs, labels):
             failures = int((suite if suite is not None else root).get("failures", "0"))
             if errors or failures:
                 failed += 1
+                print(f"FAILED {label}", file=sys.stderr)
             else:
                 passed += 1
     return passed, failed

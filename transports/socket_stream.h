@@ -5,8 +5,11 @@
 
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <utility>
 
+#include "asio/ip/tcp.hpp"
+#include "asio/socket_base.hpp"
 #include "asio/write.hpp"
 #include "transports/transport.h"
 
@@ -19,7 +22,14 @@ class SocketStream final : public Stream {
   SocketStream(Socket socket, std::string peer, std::string source)
       : socket_(std::move(socket)),
         peer_(std::move(peer)),
-        source_(std::move(source)) {}
+        source_(std::move(source)) {
+    // Asio makes a socket non-blocking on its first operation, writing its
+    // state then; a read and a write started at once from two threads (the
+    // Stream contract allows one of each) would race on it. Done here,
+    // before the stream is shared, no operation writes that state again.
+    std::error_code ignored;
+    socket_.native_non_blocking(true, ignored);
+  }
 
   void AsyncReadSome(asio::mutable_buffer buffer, IoHandler handler) override {
     socket_.async_read_some(buffer, std::move(handler));
@@ -27,6 +37,23 @@ class SocketStream final : public Stream {
 
   void AsyncWrite(asio::const_buffer buffer, IoHandler handler) override {
     asio::async_write(socket_, buffer, std::move(handler));
+  }
+
+  void AsyncWriteSome(asio::const_buffer buffer, IoHandler handler) override {
+    socket_.async_write_some(buffer, std::move(handler));
+  }
+
+  // On TCP, a reset (SO_LINGER with a zero timeout). A Unix socket has no
+  // reset: what its peer was sent stays readable, then the stream ends.
+  void Abort() override {
+    if constexpr (std::is_same_v<typename Socket::protocol_type, asio::ip::tcp>) {
+      std::error_code ignored;
+      socket_.set_option(asio::socket_base::linger(true, 0), ignored);
+      socket_.cancel(ignored);
+      socket_.close(ignored);
+    } else {
+      Close();
+    }
   }
 
   void Close() override {

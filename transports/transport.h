@@ -25,6 +25,7 @@
 #include <memory>
 #include <string>
 #include <system_error>
+#include <utility>
 
 #include "absl/status/statusor.h"
 #include "asio/any_io_executor.hpp"
@@ -50,8 +51,22 @@ class Stream {
   // the 1 MiB limit fails the write (asio::error::message_size).
   virtual void AsyncWrite(asio::const_buffer buffer, IoHandler handler) = 0;
 
+  // AsyncWriteSome writes at least one byte of `buffer` (or fails) and
+  // reports how many; the same rules as AsyncWrite otherwise. A transport
+  // that sends a frame as one unit (a serial line's packet, a WebSocket
+  // message) writes all of it, as AsyncWrite.
+  virtual void AsyncWriteSome(asio::const_buffer buffer, IoHandler handler) {
+    AsyncWrite(buffer, std::move(handler));
+  }
+
   // Close ends the stream in both directions. Idempotent.
   virtual void Close() = 0;
+
+  // Abort ends the stream at once, for a peer given up on: what it has not
+  // yet received is discarded where the transport can (a TCP reset), so
+  // the peer sees the connection break rather than an orderly end after a
+  // cut frame. Idempotent; by default, Close.
+  virtual void Abort() { Close(); }
 
   // peer names the other end for logs and `.clients`, e.g.
   // "ipv4:127.0.0.1:40112", "ipv6:[::1]:40112", "unix:uid=1000".

@@ -1,13 +1,24 @@
 #include "transports/tcp/tcp.h"
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <bitset>
+#include <cerrno>
+#include <map>
+#include <string>
+#include <system_error>
 #include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "asio/bind_executor.hpp"
 #include "asio/connect.hpp"
 #include "asio/ip/tcp.hpp"
 #include "asio/ip/v6_only.hpp"
+#include "common/mutex.h"
 #include "common/posix_error.h"
 #include "transports/firewall.h"
 #include "transports/socket_stream.h"
@@ -49,16 +60,70 @@ absl::Status FromAsio(std::error_code error) {
       error == asio::error::host_not_found_try_again) {
     return absl::NotFoundError(error.message());
   }
+  // Out of descriptors or kernel memory: not this one peer's failure, and
+  // the same call fails again at once; a listener's owner backs off.
+  if (error == asio::error::no_descriptors ||  // EMFILE
+      error == std::error_code(ENFILE, asio::error::get_system_category()) ||
+      error == asio::error::no_buffer_space || error == asio::error::no_memory) {
+    return absl::ResourceExhaustedError(error.message());
+  }
   return absl::UnavailableError(error.message());
+}
+
+// HeldPorts: the ports this process's listeners hold, per way of binding
+// (every interface or one address, and the IP version). A search over a
+// range skips them without a system call: trying each of them in turn
+// (a socket, its registration with the event loop, a refused bind) made
+// each new server of a range cost as much as the servers before it. A
+// port held another way (an IPv4-only listener, another address) is still
+// tried, and the kernel decides.
+class HeldPorts {
+ public:
+  static HeldPorts& Get() {
+    static HeldPorts* const held = new HeldPorts;
+    return *held;
+  }
+
+  // Next is the first port of [from, last] not held as `key`; 0 if none.
+  uint32_t Next(const std::string& key, uint32_t from, uint32_t last) {
+    MutexLock lock(&mu_);
+    auto it = held_.find(key);
+    for (uint32_t port = from; port <= last; ++port) {
+      if (it == held_.end() || !it->second.test(port)) return port;
+    }
+    return 0;
+  }
+  void Hold(const std::string& key, uint16_t port) {
+    MutexLock lock(&mu_);
+    held_[key].set(port);
+  }
+  void Release(const std::string& key, uint16_t port) {
+    MutexLock lock(&mu_);
+    auto it = held_.find(key);
+    if (it != held_.end()) it->second.reset(port);
+  }
+
+ private:
+  Mutex mu_;  // dbgd::Mutex: visible to TSan, unlike Debian's absl::Mutex
+  std::map<std::string, std::bitset<65536>> held_ ABSL_GUARDED_BY(mu_);
+};
+
+// HoldKey names a way of binding for HeldPorts.
+std::string HoldKey(IpVersion version, const std::string& address) {
+  return absl::StrCat(static_cast<int>(version), "/", address);
 }
 
 class TcpListener final : public Listener {
  public:
   TcpListener(tcp::acceptor acceptor, asio::any_io_executor streams,
-              Endpoint endpoint)
+              Endpoint endpoint, std::string held_as)
       : acceptor_(std::move(acceptor)),
         streams_(std::move(streams)),
-        endpoint_(std::move(endpoint)) {}
+        endpoint_(std::move(endpoint)),
+        held_as_(std::move(held_as)) {
+    HeldPorts::Get().Hold(held_as_, endpoint_.port);
+  }
+  ~TcpListener() override { Close(); }
 
   void AsyncAccept(StreamHandler handler) override {
     // The new socket runs on `streams_`; the handler on the acceptor's
@@ -75,8 +140,11 @@ class TcpListener final : public Listener {
   }
 
   void Close() override {
+    if (closed_) return;
+    closed_ = true;
     std::error_code ignored;
     acceptor_.close(ignored);
+    HeldPorts::Get().Release(held_as_, endpoint_.port);
   }
 
   const Endpoint& endpoint() const override { return endpoint_; }
@@ -85,6 +153,8 @@ class TcpListener final : public Listener {
   tcp::acceptor acceptor_;
   const asio::any_io_executor streams_;
   const Endpoint endpoint_;
+  const std::string held_as_;
+  bool closed_ = false;
 };
 
 // Usable keeps the resolved addresses of the wanted IP version.
@@ -194,25 +264,37 @@ absl::Status PortsInUse(PortRange ports) {
       absl::StrCat("port: ", ports.first, " is in use"));
 }
 
-// TryBind opens, binds and listens on `endpoint`; returns the error.
+// TryBind opens, binds and listens on `endpoint`, and hands the socket to
+// `acceptor`; returns the error. The socket joins the event loop only once
+// it listens: a port in use costs three system calls, not a registration
+// with the loop and its removal.
 std::error_code TryBind(tcp::acceptor& acceptor, const tcp::endpoint& endpoint,
                         bool v6_only) {
-  std::error_code error;
-  acceptor.open(endpoint.protocol(), error);
-  if (error) return error;
+  const int fd = ::socket(endpoint.protocol().family(),
+                          SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
+  if (fd < 0) return std::error_code(errno, asio::error::get_system_category());
+  const auto failed = [fd] {
+    const std::error_code error(errno, asio::error::get_system_category());
+    ::close(fd);
+    return error;
+  };
   if (endpoint.address().is_v6()) {
-    acceptor.set_option(asio::ip::v6_only(v6_only), error);
-    if (error) return error;
+    const int only = v6_only ? 1 : 0;
+    if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &only, sizeof only) != 0) {
+      return failed();
+    }
   }
   // Lets a restarted server take its port back while old connections linger
   // in TIME_WAIT; two live listeners still cannot share a port.
-  acceptor.set_option(tcp::acceptor::reuse_address(true), error);
-  if (!error) acceptor.bind(endpoint, error);
-  if (!error) acceptor.listen(asio::socket_base::max_listen_connections, error);
-  if (error) {
-    std::error_code ignored;
-    acceptor.close(ignored);
+  const int on = 1;
+  if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
+      ::bind(fd, endpoint.data(), static_cast<socklen_t>(endpoint.size())) != 0 ||
+      ::listen(fd, SOMAXCONN) != 0) {
+    return failed();
   }
+  std::error_code error;
+  acceptor.assign(endpoint.protocol(), fd, error);
+  if (error) ::close(fd);
   return error;
 }
 
@@ -232,7 +314,10 @@ absl::StatusOr<tcp::acceptor> Bind(asio::any_io_executor executor,
   if (!address.empty()) {
     return BindOne(std::move(executor), ports, version, address);
   }
+  const std::string key = HoldKey(version, address);
   for (uint32_t port = ports.first; port <= ports.last; ++port) {
+    port = HeldPorts::Get().Next(key, port, ports.last);
+    if (port == 0) break;
     tcp::acceptor acceptor(executor);
     std::error_code error;
     switch (version) {
@@ -276,7 +361,10 @@ absl::StatusOr<tcp::acceptor> BindOne(asio::any_io_executor executor,
         "ipversion=4: this daemon's servers listen on ", address,
         " (--server_bind_address), an IPv6 address"));
   }
+  const std::string key = HoldKey(version, address);
   for (uint32_t port = ports.first; port <= ports.last; ++port) {
+    port = HeldPorts::Get().Next(key, port, ports.last);
+    if (port == 0) break;
     tcp::acceptor acceptor(executor);
     // "::" with the default ipversion still takes IPv4 too, as the
     // every-interface listener does.
@@ -309,8 +397,9 @@ absl::StatusOr<std::unique_ptr<Listener>> Listen(TransportContext& context,
                                    kFirewallTable)
                     : absl::StrCat("IcfEnable skipped: ", opened.message());
   }
-  return std::make_unique<TcpListener>(*std::move(acceptor), context.io(),
-                                       std::move(endpoint));
+  return std::make_unique<TcpListener>(
+      *std::move(acceptor), context.io(), std::move(endpoint),
+      HoldKey(spec.ip_version, context.options().bind_address));
 }
 
 absl::StatusOr<std::unique_ptr<Connector>> ConnectOut(
@@ -362,7 +451,8 @@ absl::StatusOr<std::unique_ptr<Listener>> ListenTcpOn(
   if (!acceptor.ok()) return acceptor.status();
   Endpoint endpoint{.port = acceptor->local_endpoint().port()};
   return std::make_unique<TcpListener>(*std::move(acceptor), std::move(streams),
-                                       std::move(endpoint));
+                                       std::move(endpoint),
+                                       HoldKey(version, address));
 }
 
 std::unique_ptr<Connector> MakeTcpConnector(asio::any_io_executor executor,
