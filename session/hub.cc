@@ -173,6 +173,47 @@ struct Hub::Impl {
   uint64_t next_id ABSL_GUARDED_BY(mu) = 1;
   uint64_t dropped ABSL_GUARDED_BY(mu) = 0;
 
+  // Back-pressure (HubOptions::hold_bytes): how many clients hold the
+  // console, and the producer's callback for when none does. A leaf lock,
+  // taken under a client's.
+  mutable Mutex hold_mu;
+  size_t holders ABSL_GUARDED_BY(hold_mu) = 0;
+  std::function<void()> resume ABSL_GUARDED_BY(hold_mu);
+
+  // MaybeHold: `client` starts holding the console if a live frame just
+  // queued took it to hold_bytes behind.
+  void MaybeHold(HubClient& client) ABSL_EXCLUSIVE_LOCKS_REQUIRED(client.mu_) {
+    if (options.hold_bytes == 0 || client.holding_ || client.excused_ ||
+        client.closed_) {
+      return;
+    }
+    if (client.queued_bytes_ - client.replay_bytes_ < options.hold_bytes) return;
+    client.holding_ = true;
+    MutexLock lock(&hold_mu);
+    ++holders;
+  }
+
+  // Release: `client` holds the console no more (caught up, excused, or
+  // gone). Returns the producer's `resume` when it was the last holder.
+  std::function<void()> Release(HubClient& client)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(client.mu_) {
+    if (!client.holding_) return nullptr;
+    client.holding_ = false;
+    MutexLock lock(&hold_mu);
+    if (--holders > 0) return nullptr;
+    return std::exchange(resume, nullptr);
+  }
+
+  // LetGo: `client` is closing (dropped, left, or the session ended): it
+  // neither holds nor is excused any more.
+  void LetGo(HubClient& client, Deferred& deferred)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(client.mu_) {
+    client.excused_ = false;
+    if (std::function<void()> resume = Release(client)) {
+      deferred.wakeups.push_back(std::move(resume));
+    }
+  }
+
   bool Attached(const HubClient* client) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     return std::find(clients.begin(), clients.end(), client) != clients.end();
   }
@@ -260,7 +301,11 @@ struct Hub::Impl {
     }
     client.queue_.push_back(frame);
     client.queued_bytes_ += bytes;
-    if (IsReplay(*frame)) client.replay_bytes_ += bytes;
+    if (IsReplay(*frame)) {
+      client.replay_bytes_ += bytes;
+    } else {
+      MaybeHold(client);
+    }
     if (was_empty && client.wakeup_) deferred.wakeups.push_back(client.wakeup_);
     return true;
   }
@@ -310,6 +355,7 @@ struct Hub::Impl {
       client->queued_bytes_ = FrameBytes(*notice);
       client->replay_bytes_ = 0;
       client->queue_.push_back(std::move(notice));
+      LetGo(*client, deferred);
       client->closed_ = true;
       if (client->wakeup_) deferred.wakeups.push_back(client->wakeup_);
     }
@@ -465,6 +511,7 @@ void Hub::Close(const std::string& reason) {
           MakeNotice(Notice::SESSION_ENDED, client->identity_, reason);
       client->queued_bytes_ += FrameBytes(*notice);
       client->queue_.push_back(std::move(notice));
+      impl_->LetGo(*client, deferred);
       client->closed_ = true;
       // Closing wakes the consumer whether or not the queue was empty.
       if (client->wakeup_) deferred.wakeups.push_back(client->wakeup_);
@@ -482,6 +529,34 @@ void Hub::SetMembershipObserver(
   // The old observer may still be running in another thread's Deferred,
   // which holds its own reference.
   impl_->observer.swap(installed);
+}
+
+bool Hub::HoldOutput(std::function<void()> resume) {
+  MutexLock lock(&impl_->hold_mu);
+  if (impl_->holders == 0) return false;
+  impl_->resume = std::move(resume);
+  return true;
+}
+
+void Hub::ExcuseHolders() {
+  std::function<void()> discarded;
+  {
+    MutexLock lock(&impl_->mu);
+    for (HubClient* client : impl_->clients) {
+      MutexLock client_lock(&client->mu_);
+      if (!client->holding_) continue;
+      client->excused_ = true;
+      if (std::function<void()> resume = impl_->Release(*client)) {
+        discarded = std::move(resume);
+      }
+    }
+  }
+  // `discarded` is destroyed here, unlocked: it may own the producer.
+}
+
+size_t Hub::holding_count() const {
+  MutexLock lock(&impl_->hold_mu);
+  return impl_->holders;
 }
 
 size_t Hub::client_count() const {
@@ -579,6 +654,7 @@ void Hub::Leave(HubClient& from, const std::string& said) {
     impl_->clients.erase(it);
     {
       MutexLock client_lock(&from.mu_);
+      impl_->LetGo(from, deferred);
       from.closed_ = true;
       if (from.wakeup_) deferred.wakeups.push_back(from.wakeup_);
     }
@@ -634,18 +710,44 @@ void HubClient::Leave(const std::string& reason) {
   hub_->Leave(*this, reason);
 }
 
+std::function<void()> HubClient::Popped() {
+  if (!holding_ && !excused_) return nullptr;
+  // Holding or excused: attached, so the hub is alive (it lets every
+  // client go, under this lock, before it is gone).
+  Hub::Impl& impl = *hub_->impl_;
+  if (queued_bytes_ - replay_bytes_ > impl.options.hold_bytes / 2) {
+    return nullptr;
+  }
+  excused_ = false;
+  return impl.Release(*this);
+}
+
 FramePtr HubClient::Pop() {
-  MutexLock lock(&mu_);
-  return PopFront(queue_, queued_bytes_, replay_bytes_);
+  FramePtr frame;
+  std::function<void()> resume;
+  {
+    MutexLock lock(&mu_);
+    frame = PopFront(queue_, queued_bytes_, replay_bytes_);
+    if (frame != nullptr) resume = Popped();
+  }
+  if (resume) resume();
+  return frame;
 }
 
 FramePtr HubClient::WaitPop(absl::Duration timeout) {
-  MutexLock lock(&mu_);
   auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return !queue_.empty() || closed_;
   };
-  mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
-  return PopFront(queue_, queued_bytes_, replay_bytes_);
+  FramePtr frame;
+  std::function<void()> resume;
+  {
+    MutexLock lock(&mu_);
+    mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
+    frame = PopFront(queue_, queued_bytes_, replay_bytes_);
+    if (frame != nullptr) resume = Popped();
+  }
+  if (resume) resume();
+  return frame;
 }
 
 bool HubClient::closed() const {

@@ -3,7 +3,11 @@
 //
 // Every client sees every byte the engine prints, in order, through its own
 // bounded queue; a client whose queue overflows is told (a DROPPED notice),
-// dropped and counted, and never stalls the engine or the other clients.
+// dropped and counted. A client that falls behind holds the console back
+// for a bounded time (HoldOutput: the producer pauses, as a slow terminal
+// pauses a program that prints), so a client that keeps reading is not
+// dropped for being slower than the engine; one that stalls cannot stall
+// the engine or the other clients for longer than that.
 // A history ring keeps the last `history_bytes` of output for late joiners,
 // as frames every joiner's queue shares.
 // Input lines from all clients are handed to the InputSink one at a time in
@@ -143,6 +147,11 @@ struct HubOptions {
   size_t client_queue_bytes = 4 * 1024 * 1024;
   // Output replayed to a late joiner is sent in frames of at most this size.
   size_t replay_chunk_bytes = 16 * 1024;
+  // Back-pressure: a client whose undelivered live frames cost hold_bytes
+  // or more holds the console (HoldOutput) until it is down to half of
+  // that, or until the producer excuses it (ExcuseHolders); an excused
+  // client holds nothing until it is down to half again. 0: nobody holds.
+  size_t hold_bytes = 1024 * 1024;
   // Watches the console from the start; may be null.
   std::shared_ptr<ConsoleTap> tap;
 };
@@ -187,6 +196,21 @@ class Hub {
   // Close ends the session for everyone: a SESSION_ENDED notice carrying
   // `reason`, then every queue closes. Later input is ignored. Idempotent.
   void Close(const std::string& reason);
+
+  // HoldOutput says whether a client is holding the console: one that is
+  // hold_bytes or more behind and not excused. If so, the producer should
+  // stop publishing, and `resume` runs once (without any lock held, on the
+  // thread that lets the last holder go: a consumer's Pop, a leave, a drop,
+  // Close) when nobody holds any more. If not, returns false and never runs
+  // `resume`. A later call replaces a `resume` that has not run.
+  bool HoldOutput(std::function<void()> resume);
+  // ExcuseHolders: the producer has waited long enough. Every client that
+  // holds the console now is excused until it has caught up to half of
+  // hold_bytes (it is dropped, as ever, if it falls behind by
+  // client_queue_bytes); a pending `resume` is discarded.
+  void ExcuseHolders();
+  // holding_count: clients holding the console now.
+  size_t holding_count() const;
 
   // SetMembershipObserver installs a callback for joins, leaves and drops.
   void SetMembershipObserver(std::function<void(const MembershipEvent&)> observer);
@@ -251,6 +275,9 @@ class HubClient {
   // shown_identity: who the others are told came or went, `identity` or
   // `identity (observer)`.
   std::string shown_identity() const;
+  // Popped: what follows taking a frame off the queue (a hold let go); the
+  // callback it returns is run by the caller once mu_ is released.
+  std::function<void()> Popped() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   Hub* const hub_;
   const uint64_t id_;
@@ -264,6 +291,10 @@ class HubClient {
   // limit does not count.
   size_t replay_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  // Back-pressure (HubOptions::hold_bytes): holding the console, or
+  // excused from holding it until caught up.
+  bool holding_ ABSL_GUARDED_BY(mu_) = false;
+  bool excused_ ABSL_GUARDED_BY(mu_) = false;
   std::function<void()> wakeup_ ABSL_GUARDED_BY(mu_);
 };
 

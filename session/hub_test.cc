@@ -723,6 +723,153 @@ TEST(HubTest, ClientThatNeverReadsIsDroppedWithoutStallingTheOthers) {
   EXPECT_EQ(log.events().size(), events.size());
 }
 
+// Resumes counts the producer's resume callbacks that ran.
+struct Resumes {
+  std::atomic<int> count{0};
+  std::function<void()> Callback() {
+    return [this] { count.fetch_add(1); };
+  }
+};
+
+// One live output frame of exactly `bytes` queued bytes.
+std::string PieceCosting(size_t bytes) {
+  return std::string(bytes - kFrameOverheadBytes, 'x');
+}
+
+TEST(HubHoldTest, AClientBehindHoldsTheConsoleUntilItIsDownToHalf) {
+  HubOptions options;
+  options.hold_bytes = 4000;
+  Hub hub(options, nullptr);
+  auto [slow, fast] = Attached(hub, {"host\\slow", "host\\fast"});
+  Resumes resumes;
+
+  // 3 of 4: nobody holds yet.
+  for (int i = 0; i < 3; ++i) hub.PublishOutput(PieceCosting(1000));
+  EXPECT_EQ(hub.holding_count(), 0u);
+  EXPECT_FALSE(hub.HoldOutput(resumes.Callback()));
+  // Both reach 4000 bytes behind: both hold.
+  hub.PublishOutput(PieceCosting(1000));
+  EXPECT_EQ(hub.holding_count(), 2u);
+  ASSERT_TRUE(hub.HoldOutput(resumes.Callback()));
+
+  // The fast one catches up; the slow one still holds.
+  Drain(*fast);
+  EXPECT_EQ(hub.holding_count(), 1u);
+  EXPECT_EQ(resumes.count, 0);
+  // Down to 3000, then 2000 — half: it lets go, and the producer resumes,
+  // once.
+  ASSERT_NE(slow->Pop(), nullptr);
+  EXPECT_EQ(hub.holding_count(), 1u);
+  ASSERT_NE(slow->Pop(), nullptr);
+  EXPECT_EQ(slow->queued_bytes(), 2000u);
+  EXPECT_EQ(hub.holding_count(), 0u);
+  EXPECT_EQ(resumes.count, 1);
+  Drain(*slow);
+  EXPECT_EQ(resumes.count, 1);
+  EXPECT_FALSE(hub.HoldOutput(resumes.Callback()));
+  EXPECT_EQ(hub.dropped_count(), 0u);
+}
+
+TEST(HubHoldTest, AnExcusedClientHoldsNothingUntilItHasCaughtUp) {
+  HubOptions options;
+  options.hold_bytes = 4000;
+  options.client_queue_bytes = 10000;
+  Hub hub(options, nullptr);
+  auto [stalled] = Attached(hub, {"host\\stalled"});
+  Resumes resumes;
+
+  for (int i = 0; i < 4; ++i) hub.PublishOutput(PieceCosting(1000));
+  ASSERT_TRUE(hub.HoldOutput(resumes.Callback()));
+  // The producer waited long enough.
+  hub.ExcuseHolders();
+  EXPECT_EQ(hub.holding_count(), 0u);
+  EXPECT_EQ(resumes.count, 0);  // the producer resumes itself
+  EXPECT_FALSE(hub.HoldOutput(resumes.Callback()));
+  // Further behind, still excused: it holds nothing and is dropped at the
+  // queue's limit, as a client that does not read always was.
+  for (int i = 0; i < 6; ++i) hub.PublishOutput(PieceCosting(1000));
+  EXPECT_FALSE(hub.HoldOutput(resumes.Callback()));
+  EXPECT_FALSE(stalled->closed());
+  hub.PublishOutput(PieceCosting(1000));
+  EXPECT_TRUE(stalled->closed());
+  EXPECT_EQ(hub.dropped_count(), 1u);
+  EXPECT_EQ(resumes.count, 0);
+}
+
+TEST(HubHoldTest, AnExcusedClientThatCaughtUpHoldsAgain) {
+  HubOptions options;
+  options.hold_bytes = 4000;
+  Hub hub(options, nullptr);
+  auto [slow] = Attached(hub, {"host\\slow"});
+  Resumes resumes;
+
+  for (int i = 0; i < 4; ++i) hub.PublishOutput(PieceCosting(1000));
+  hub.ExcuseHolders();
+  ASSERT_NE(slow->Pop(), nullptr);
+  ASSERT_NE(slow->Pop(), nullptr);  // down to half: no longer excused
+  hub.PublishOutput(PieceCosting(1000));
+  EXPECT_EQ(hub.holding_count(), 0u);  // 3000 behind
+  hub.PublishOutput(PieceCosting(1000));
+  EXPECT_EQ(hub.holding_count(), 1u);
+  EXPECT_TRUE(hub.HoldOutput(resumes.Callback()));
+}
+
+TEST(HubHoldTest, AHolderThatLeavesIsDroppedOrEndsLetsGo) {
+  HubOptions options;
+  options.hold_bytes = 4000;
+  options.client_queue_bytes = 4500;
+  Hub hub(options, nullptr);
+  auto [leaver, dropped, reader] =
+      Attached(hub, {"host\\leaver", "host\\dropped", "host\\reader"});
+  Resumes resumes;
+
+  for (int i = 0; i < 4; ++i) hub.PublishOutput(PieceCosting(1000));
+  Drain(*reader);
+  EXPECT_EQ(hub.holding_count(), 2u);
+  ASSERT_TRUE(hub.HoldOutput(resumes.Callback()));
+  leaver->Leave("bye");
+  EXPECT_EQ(hub.holding_count(), 1u);
+  EXPECT_EQ(resumes.count, 0);
+  // Over the queue's limit: dropped, and no longer holding.
+  hub.PublishOutput(PieceCosting(1000));
+  EXPECT_TRUE(dropped->closed());
+  EXPECT_EQ(hub.holding_count(), 0u);
+  EXPECT_EQ(resumes.count, 1);
+
+  // The session ending lets every holder go too.
+  Drain(*reader);
+  for (int i = 0; i < 4; ++i) hub.PublishOutput(PieceCosting(1000));
+  ASSERT_TRUE(hub.HoldOutput(resumes.Callback()));
+  hub.Close("the end");
+  EXPECT_EQ(hub.holding_count(), 0u);
+  EXPECT_EQ(resumes.count, 2);
+}
+
+TEST(HubHoldTest, HistoryReplayHoldsNothing) {
+  HubOptions options;
+  options.hold_bytes = 4000;
+  options.history_bytes = 64 * 1024;
+  Hub hub(options, nullptr);
+  hub.PublishOutput(std::string(32 * 1024, 'h'));
+  auto late = hub.Attach("host\\late");
+  EXPECT_GT(late->queued_bytes(), 32u * 1024);
+  EXPECT_EQ(hub.holding_count(), 0u);
+  Resumes resumes;
+  EXPECT_FALSE(hub.HoldOutput(resumes.Callback()));
+}
+
+TEST(HubHoldTest, ZeroHoldBytesNeverHolds) {
+  HubOptions options;
+  options.hold_bytes = 0;
+  options.client_queue_bytes = 100000;
+  Hub hub(options, nullptr);
+  auto [slow] = Attached(hub, {"host\\slow"});
+  for (int i = 0; i < 50; ++i) hub.PublishOutput(PieceCosting(1000));
+  EXPECT_EQ(hub.holding_count(), 0u);
+  Resumes resumes;
+  EXPECT_FALSE(hub.HoldOutput(resumes.Callback()));
+}
+
 TEST(HubTest, FloodOfCommandsDropsAClientThatDoesNotRead) {
   HubOptions options;
   options.client_queue_bytes = 3 * kFrameOverheadBytes;

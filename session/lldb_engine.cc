@@ -490,13 +490,19 @@ class LldbEngine final : public Engine {
           if (target_.kind_case() == v1::Target::kLaunch) Launched(pid);
         }
       } else if (absl::StartsWith(what, "resuming")) {
-        running_ = true;
+        // A command's own report ("continue": "Process 42 resuming") is
+        // printed when the command is done, and a program that stops at
+        // once (a crash) can have its stop reported first: a resume
+        // reported after a stop the same command brought is that stop's.
+        if (stop_reports_ == stop_reports_when_typed_) running_ = true;
       } else if (absl::StartsWith(what, "stopped")) {
+        ++stop_reports_;
         running_ = false;
         settling_ = true;
         if (TracedByUs(pid)) pid_ = pid;
       } else if (absl::StartsWith(what, "exited") ||
                  absl::StartsWith(what, "detached")) {
+        ++stop_reports_;
         running_ = false;
         settling_ = true;
         if (pid == pid_) pid_ = 0;
@@ -695,6 +701,7 @@ class LldbEngine final : public Engine {
         if (!AtPrompt()) return false;
         ForgetConsole();  // the line it is typed on is now at 0
         Type(command.text);
+        stop_reports_when_typed_ = stop_reports_;
         if (!command.await_output) {
           Complete(ExecuteResult{});
           return true;
@@ -831,6 +838,10 @@ class LldbEngine final : public Engine {
   // last said it runs.
   pid_t pid_ = 0;
   bool running_ = false;
+  // Stops (and exits) LLDB reported, in all and when the command in flight
+  // was typed: see "resuming" in ReadProcessLines.
+  uint64_t stop_reports_ = 0;
+  uint64_t stop_reports_when_typed_ = 0;
   std::vector<Inferior> inferiors_;
 };
 

@@ -27,6 +27,13 @@ constexpr absl::Duration kStopGrace = absl::Seconds(5);
 // group (setsid) with the terminal still open can delay it, and the session
 // does not wait for that one longer than this.
 constexpr absl::Duration kDrainLimit = absl::Seconds(2);
+// The longest a client that fell behind holds the console back at a time
+// (HubOptions::hold_bytes): one that reads catches up well within it; one
+// that does not is excused, and dropped if it falls further behind.
+constexpr absl::Duration kHoldLimit = absl::Seconds(1);
+// A read of at least this much suggests the console holds more: the
+// terminal hands its output over about 4 KiB at a time.
+constexpr size_t kReadOnBytes = 4000;
 
 // InputCost is what a line of a client's input counts against
 // kMaxPendingInputBytes.
@@ -81,7 +88,8 @@ Session::Session(asio::io_context& io, SessionOptions options,
       console_(strand_),
       pidfd_(strand_),
       kill_timer_(strand_),
-      drain_timer_(strand_) {
+      drain_timer_(strand_),
+      hold_timer_(strand_) {
   HubOptions hub_options;
   hub_options.history_bytes = options_.history_bytes > 0
                                   ? options_.history_bytes
@@ -167,11 +175,58 @@ void Session::ReadConsole() {
                                EndOnceDrained();
                                return;
                              }
+                             n = ReadOn(n);
                              const absl::string_view bytes(read_buffer_.data(), n);
                              engine_->OnConsoleOutput(bytes);
                              hub_->PublishOutput(bytes);
-                             ReadConsole();
+                             if (!HoldConsole()) ReadConsole();
                            });
+}
+
+size_t Session::ReadOn(size_t n) {
+  if (n < kReadOnBytes) return n;
+  // Output comes faster than one read at a time takes it: publishing it
+  // in larger pieces costs every client fewer frames and wake-ups.
+  std::error_code error;
+  console_.non_blocking(true, error);
+  while (!error && n < read_buffer_.size()) {
+    const size_t more = console_.read_some(
+        asio::buffer(read_buffer_.data() + n, read_buffer_.size() - n), error);
+    n += more;
+    if (more < kReadOnBytes) break;
+  }
+  // An error (would_block, or the end the next async read will see) ends
+  // it; what was read is kept.
+  return n;
+}
+
+bool Session::HoldConsole() {
+  const uint64_t hold = ++holds_;
+  std::weak_ptr<Session> weak = weak_from_this();
+  const bool held = hub_->HoldOutput([weak, hold] {
+    if (std::shared_ptr<Session> self = weak.lock()) {
+      asio::post(self->strand_, [self, hold] { self->ResumeConsole(hold); });
+    }
+  });
+  if (!held) return false;
+  held_ = true;
+  hold_timer_.expires_after(absl::ToChronoNanoseconds(kHoldLimit));
+  hold_timer_.async_wait(
+      [this, self = shared_from_this(), hold](std::error_code error) {
+        if (error || !held_ || hold != holds_) return;
+        // Whoever still holds it has had its time: it is excused, and
+        // dropped if it falls further behind.
+        hub_->ExcuseHolders();
+        ResumeConsole(hold);
+      });
+  return true;
+}
+
+void Session::ResumeConsole(uint64_t hold) {
+  if (!held_ || hold != holds_) return;  // resumed already
+  held_ = false;
+  hold_timer_.cancel();
+  if (console_.is_open()) ReadConsole();
 }
 
 void Session::WatchExit() {
@@ -229,6 +284,8 @@ void Session::EndOnceDrained() {
 void Session::End(const std::string& reason) {
   if (engine_ != nullptr) engine_->Shutdown();
   drain_timer_.cancel();
+  hold_timer_.cancel();
+  held_ = false;
   std::error_code ignored;
   console_.close(ignored);
   pidfd_.close(ignored);

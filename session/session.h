@@ -96,6 +96,13 @@ class Session final : public InputSink,
 
   void Launch(Ready ready);
   void ReadConsole();
+  // ReadOn: after a read of `n` bytes into read_buffer_, what else the
+  // console holds now, without waiting, up to the buffer's size; the total.
+  size_t ReadOn(size_t n);
+  // HoldConsole: whether a client holds the console (Hub::HoldOutput); if
+  // so, reading resumes when it lets go or after kHoldLimit.
+  bool HoldConsole();
+  void ResumeConsole(uint64_t hold);
   void WatchExit();
   void OnExit(int wait_status);
   // EndOnceDrained ends the session once the engine has exited and the
@@ -125,6 +132,11 @@ class Session final : public InputSink,
   asio::posix::stream_descriptor pidfd_;
   asio::steady_timer kill_timer_;
   asio::steady_timer drain_timer_;
+  // Back-pressure: reading the console waits while a client holds it
+  // (Hub::HoldOutput), for at most kHoldLimit each time.
+  asio::steady_timer hold_timer_;
+  bool held_ = false;
+  uint64_t holds_ = 0;  // which hold a resume or a timer belongs to
   // What is being written to the console, and what waits behind it (one
   // write at a time, as Asio requires), with their input costs.
   std::string console_writing_;
@@ -132,7 +144,7 @@ class Session final : public InputSink,
   std::string console_queued_;
   size_t console_queued_cost_ = 0;
   bool console_busy_ = false;
-  std::array<char, 16 * 1024> read_buffer_;
+  std::array<char, 64 * 1024> read_buffer_;
   Ready ready_;               // until start-up succeeds or fails
   absl::Status start_error_;  // why start-up failed, reported after clean-up
   std::vector<std::function<void()>> delete_waiters_;

@@ -48,6 +48,8 @@ using v1::wire::Notice;
 
 // The session's program: numbered lines, as fast as the PTY takes them.
 constexpr char kFlood[] = "i=0; while :; do i=$((i+1)); echo \"n $i\"; done";
+// The same, many times faster (large writes): tens of MiB/s.
+constexpr char kFastFlood[] = "seq -f 'n %.0f' 1 1000000000000 | cat";
 
 // The grace a dropped client has to take its notice (the daemon's default
 // flush timeout), and the slack a loaded machine needs on top.
@@ -197,8 +199,13 @@ class DropWatch {
 // the live output's numbered lines arrive all and in order.
 class Steady {
  public:
-  Steady(std::unique_ptr<RawClient> client, DropWatch* drops)
-      : client_(std::move(client)), drops_(drops), thread_([this] { Run(); }) {}
+  // `bytes_per_second`: read no faster than that (0: as fast as it can).
+  Steady(std::unique_ptr<RawClient> client, DropWatch* drops,
+         size_t bytes_per_second = 0)
+      : client_(std::move(client)),
+        drops_(drops),
+        bytes_per_second_(bytes_per_second),
+        thread_([this] { Run(); }) {}
   ~Steady() { Stop(); }
 
   // Stop ends the reading and leaves with a Bye.
@@ -238,7 +245,14 @@ class Steady {
     std::string pending;
     bool first_line = true;
     uint64_t last = 0;
+    const absl::Time start = absl::Now();
+    size_t bytes = 0;
     while (!stop_) {
+      if (bytes_per_second_ > 0) {
+        const absl::Time due =
+            start + absl::Seconds(static_cast<double>(bytes) / bytes_per_second_);
+        if (absl::Now() < due) absl::SleepFor(due - absl::Now());
+      }
       absl::StatusOr<std::optional<Frame>> frame = client_->Next(absl::Milliseconds(200));
       if (absl::IsDeadlineExceeded(frame.status())) continue;
       if (!frame.ok()) return Fail(std::string(frame.status().message()));
@@ -255,6 +269,7 @@ class Steady {
         continue;
       }
       if (!f.has_output() || f.output().replay()) continue;
+      bytes += f.output().data().size();
       pending += f.output().data();
       size_t end;
       while ((end = pending.find('\n')) != std::string::npos) {
@@ -280,6 +295,7 @@ class Steady {
 
   const std::unique_ptr<RawClient> client_;
   DropWatch* const drops_;
+  const size_t bytes_per_second_;
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> lines_{0};
   mutable Mutex mu_;
@@ -340,7 +356,7 @@ class OutputPathTest : public ServerTest {
     socket_ = dir_.Join("control.sock");
     daemon_ = std::make_unique<Subprocess>(std::vector<std::string>{
         Dbgd(), "--control_listen=unix:" + socket_, "--advertise_host=localhost",
-        "--engine=command", "--launch=/bin/sh", "--", "-c", kFlood});
+        "--engine=command", "--launch=/bin/sh", "--", "-c", Program()});
     ASSERT_TRUE(daemon_->WaitForOutput("dbgd ready", absl::Seconds(30)))
         << daemon_->output();
     port_ = CreateServer(absl::StrCat("tcp:port=", testing::FreePortRun(1)));
@@ -362,6 +378,8 @@ class OutputPathTest : public ServerTest {
     EXPECT_EQ(DescriptorsOf(daemon_->pid()), descriptors_) << "descriptors leaked";
     EXPECT_EQ(ChildrenOf(daemon_->pid()), children_);
   }
+
+  virtual const char* Program() const { return kFlood; }
 
   std::unique_ptr<RawClient> Join(const std::string& identity, int receive_buffer = 0) {
     absl::StatusOr<std::unique_ptr<RawClient>> client =
@@ -515,6 +533,42 @@ TEST_F(OutputPathTest, ManyClientsDroppedAtOnceGetNoPartialFrame) {
   EXPECT_EQ(steady.error(), "");
   steady.Stop();
   slow.clear();
+  ExpectBaseline();
+}
+
+// An engine that prints far faster than a client reads.
+class FastOutputPathTest : public OutputPathTest {
+ protected:
+  const char* Program() const override { return kFastFlood; }
+};
+
+TEST_F(FastOutputPathTest, AReaderSlowerThanTheEngineHoldsItBackAndMissesNothing) {
+  DropWatch drops;
+  // Reading at 2 MiB/s, a tenth of what the engine prints or less: without
+  // back-pressure it would be 4 MiB behind, and dropped, within seconds.
+  std::unique_ptr<RawClient> first = Join("box\\slow-reader", 64 * 1024);
+  ASSERT_NE(first, nullptr);
+  Steady slow(std::move(first), &drops, 2 * 1024 * 1024);
+  std::unique_ptr<RawClient> second = Join("box\\fast-reader");
+  ASSERT_NE(second, nullptr);
+  Steady fast(std::move(second), &drops);
+  // One that stalls holds the console back for a bounded time, once, and
+  // is then dropped as before.
+  std::unique_ptr<RawClient> stalled = Join("box\\stalled", 16 * 1024);
+  ASSERT_NE(stalled, nullptr);
+
+  // About 10 MiB at the slow reader's pace: five seconds of holding back.
+  ASSERT_TRUE(slow.WaitForMoreLines(700000, absl::Seconds(60))) << slow.error();
+  EXPECT_EQ(slow.error(), "");
+  EXPECT_EQ(fast.error(), "");
+  EXPECT_GE(fast.lines(), slow.lines()) << "the readers share one console";
+  ASSERT_TRUE(drops.WaitFor("box\\stalled", absl::Seconds(30)).has_value())
+      << "a client that stalls is still dropped";
+  EXPECT_EQ(drops.count(), 1u) << "only the stalled client";
+  EXPECT_EQ(ReadToTheEnd(*stalled, kGrace + kSlack), "");
+  slow.Stop();
+  fast.Stop();
+  stalled.reset();
   ExpectBaseline();
 }
 
