@@ -103,12 +103,16 @@ bool IsReplay(const Frame& frame) {
 // PopFront takes the next frame off a client's queue, and its bytes off
 // the queue's counts (all of them, and the replay's).
 FramePtr PopFront(std::deque<FramePtr>& queue, size_t& queued_bytes,
-                  size_t& replay_bytes) {
+                  size_t& replay_bytes, uint64_t& taken_bytes) {
   if (queue.empty()) return nullptr;
   FramePtr frame = std::move(queue.front());
   queue.pop_front();
   queued_bytes -= FrameBytes(*frame);
-  if (IsReplay(*frame)) replay_bytes -= FrameBytes(*frame);
+  if (IsReplay(*frame)) {
+    replay_bytes -= FrameBytes(*frame);
+  } else {
+    taken_bytes += FrameBytes(*frame);
+  }
   return frame;
 }
 
@@ -189,6 +193,7 @@ struct Hub::Impl {
     }
     if (client.queued_bytes_ - client.replay_bytes_ < options.hold_bytes) return;
     client.holding_ = true;
+    client.taken_at_look_ = client.taken_bytes_;
     MutexLock lock(&hold_mu);
     ++holders;
   }
@@ -538,13 +543,16 @@ bool Hub::HoldOutput(std::function<void()> resume) {
   return true;
 }
 
-void Hub::ExcuseHolders() {
+bool Hub::ExcuseStalledHolders(size_t min_progress) {
   std::function<void()> discarded;
   {
     MutexLock lock(&impl_->mu);
     for (HubClient* client : impl_->clients) {
       MutexLock client_lock(&client->mu_);
       if (!client->holding_) continue;
+      const uint64_t taken = client->taken_bytes_ - client->taken_at_look_;
+      client->taken_at_look_ = client->taken_bytes_;
+      if (taken >= min_progress) continue;  // it reads: it sets the pace
       client->excused_ = true;
       if (std::function<void()> resume = impl_->Release(*client)) {
         discarded = std::move(resume);
@@ -552,6 +560,7 @@ void Hub::ExcuseHolders() {
     }
   }
   // `discarded` is destroyed here, unlocked: it may own the producer.
+  return discarded == nullptr && holding_count() > 0;
 }
 
 size_t Hub::holding_count() const {
@@ -727,7 +736,7 @@ FramePtr HubClient::Pop() {
   std::function<void()> resume;
   {
     MutexLock lock(&mu_);
-    frame = PopFront(queue_, queued_bytes_, replay_bytes_);
+    frame = PopFront(queue_, queued_bytes_, replay_bytes_, taken_bytes_);
     if (frame != nullptr) resume = Popped();
   }
   if (resume) resume();
@@ -743,7 +752,7 @@ FramePtr HubClient::WaitPop(absl::Duration timeout) {
   {
     MutexLock lock(&mu_);
     mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
-    frame = PopFront(queue_, queued_bytes_, replay_bytes_);
+    frame = PopFront(queue_, queued_bytes_, replay_bytes_, taken_bytes_);
     if (frame != nullptr) resume = Popped();
   }
   if (resume) resume();

@@ -149,8 +149,9 @@ struct HubOptions {
   size_t replay_chunk_bytes = 16 * 1024;
   // Back-pressure: a client whose undelivered live frames cost hold_bytes
   // or more holds the console (HoldOutput) until it is down to half of
-  // that, or until the producer excuses it (ExcuseHolders); an excused
-  // client holds nothing until it is down to half again. 0: nobody holds.
+  // that, or until the producer excuses it for not reading
+  // (ExcuseStalledHolders); an excused client holds nothing until it is
+  // down to half again. 0: nobody holds.
   size_t hold_bytes = 1024 * 1024;
   // Watches the console from the start; may be null.
   std::shared_ptr<ConsoleTap> tap;
@@ -204,11 +205,14 @@ class Hub {
   // Close) when nobody holds any more. If not, returns false and never runs
   // `resume`. A later call replaces a `resume` that has not run.
   bool HoldOutput(std::function<void()> resume);
-  // ExcuseHolders: the producer has waited long enough. Every client that
-  // holds the console now is excused until it has caught up to half of
-  // hold_bytes (it is dropped, as ever, if it falls behind by
-  // client_queue_bytes); a pending `resume` is discarded.
-  void ExcuseHolders();
+  // ExcuseStalledHolders: the producer has waited a while. Every client
+  // holding the console that has taken less than `min_progress` bytes of
+  // live output since it began to hold, or since the last call, is excused
+  // until it has caught up to half of hold_bytes (it is dropped, as ever,
+  // if it falls behind by client_queue_bytes). Returns whether anyone
+  // still holds; if not, a pending `resume` is discarded (the producer
+  // goes on by itself).
+  bool ExcuseStalledHolders(size_t min_progress);
   // holding_count: clients holding the console now.
   size_t holding_count() const;
 
@@ -295,6 +299,10 @@ class HubClient {
   // excused from holding it until caught up.
   bool holding_ ABSL_GUARDED_BY(mu_) = false;
   bool excused_ ABSL_GUARDED_BY(mu_) = false;
+  // Live output taken off the queue, ever, and at the last look at a
+  // holder's progress.
+  uint64_t taken_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t taken_at_look_ ABSL_GUARDED_BY(mu_) = 0;
   std::function<void()> wakeup_ ABSL_GUARDED_BY(mu_);
 };
 

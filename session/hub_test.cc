@@ -780,8 +780,8 @@ TEST(HubHoldTest, AnExcusedClientHoldsNothingUntilItHasCaughtUp) {
 
   for (int i = 0; i < 4; ++i) hub.PublishOutput(PieceCosting(1000));
   ASSERT_TRUE(hub.HoldOutput(resumes.Callback()));
-  // The producer waited long enough.
-  hub.ExcuseHolders();
+  // The producer waited, and it read nothing meanwhile.
+  EXPECT_FALSE(hub.ExcuseStalledHolders(1));
   EXPECT_EQ(hub.holding_count(), 0u);
   EXPECT_EQ(resumes.count, 0);  // the producer resumes itself
   EXPECT_FALSE(hub.HoldOutput(resumes.Callback()));
@@ -796,6 +796,32 @@ TEST(HubHoldTest, AnExcusedClientHoldsNothingUntilItHasCaughtUp) {
   EXPECT_EQ(resumes.count, 0);
 }
 
+TEST(HubHoldTest, AHolderThatReadsKeepsHoldingOneThatStallsIsExcused) {
+  HubOptions options;
+  options.hold_bytes = 4000;
+  options.client_queue_bytes = 100000;
+  Hub hub(options, nullptr);
+  auto [reader, stalled] = Attached(hub, {"host\\reader", "host\\stalled"});
+  Resumes resumes;
+
+  for (int i = 0; i < 8; ++i) hub.PublishOutput(PieceCosting(1000));
+  ASSERT_TRUE(hub.HoldOutput(resumes.Callback()));
+  EXPECT_EQ(hub.holding_count(), 2u);
+  // The reader took 1000 bytes since it began to hold, the other nothing.
+  ASSERT_NE(reader->Pop(), nullptr);
+  EXPECT_TRUE(hub.ExcuseStalledHolders(1000));
+  EXPECT_EQ(hub.holding_count(), 1u);
+  EXPECT_EQ(resumes.count, 0);
+  // Progress counts from the last look: another 1000 keeps it holding,
+  // nothing since then does not.
+  ASSERT_NE(reader->Pop(), nullptr);
+  EXPECT_TRUE(hub.ExcuseStalledHolders(1000));
+  EXPECT_FALSE(hub.ExcuseStalledHolders(1000));
+  EXPECT_EQ(hub.holding_count(), 0u);
+  EXPECT_EQ(resumes.count, 0);  // the producer resumes itself
+  EXPECT_FALSE(hub.HoldOutput(resumes.Callback()));
+}
+
 TEST(HubHoldTest, AnExcusedClientThatCaughtUpHoldsAgain) {
   HubOptions options;
   options.hold_bytes = 4000;
@@ -804,7 +830,7 @@ TEST(HubHoldTest, AnExcusedClientThatCaughtUpHoldsAgain) {
   Resumes resumes;
 
   for (int i = 0; i < 4; ++i) hub.PublishOutput(PieceCosting(1000));
-  hub.ExcuseHolders();
+  EXPECT_FALSE(hub.ExcuseStalledHolders(1));
   ASSERT_NE(slow->Pop(), nullptr);
   ASSERT_NE(slow->Pop(), nullptr);  // down to half: no longer excused
   hub.PublishOutput(PieceCosting(1000));

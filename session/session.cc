@@ -27,10 +27,12 @@ constexpr absl::Duration kStopGrace = absl::Seconds(5);
 // group (setsid) with the terminal still open can delay it, and the session
 // does not wait for that one longer than this.
 constexpr absl::Duration kDrainLimit = absl::Seconds(2);
-// The longest a client that fell behind holds the console back at a time
-// (HubOptions::hold_bytes): one that reads catches up well within it; one
-// that does not is excused, and dropped if it falls further behind.
+// Back-pressure (HubOptions::hold_bytes): a client that fell behind holds
+// the console back while it takes at least kHoldProgress bytes in every
+// kHoldLimit; one that takes less is excused, and dropped if it falls
+// further behind.
 constexpr absl::Duration kHoldLimit = absl::Seconds(1);
+constexpr size_t kHoldProgress = 64 * 1024;
 // A read of at least this much suggests the console holds more: the
 // terminal hands its output over about 4 KiB at a time.
 constexpr size_t kReadOnBytes = 4000;
@@ -210,16 +212,23 @@ bool Session::HoldConsole() {
   });
   if (!held) return false;
   held_ = true;
+  AwaitHolders(hold);
+  return true;
+}
+
+void Session::AwaitHolders(uint64_t hold) {
   hold_timer_.expires_after(absl::ToChronoNanoseconds(kHoldLimit));
   hold_timer_.async_wait(
       [this, self = shared_from_this(), hold](std::error_code error) {
         if (error || !held_ || hold != holds_) return;
-        // Whoever still holds it has had its time: it is excused, and
-        // dropped if it falls further behind.
-        hub_->ExcuseHolders();
-        ResumeConsole(hold);
+        // Who has not been reading is excused (and dropped if it falls
+        // further behind); who has been sets the pace.
+        if (hub_->ExcuseStalledHolders(kHoldProgress)) {
+          AwaitHolders(hold);
+        } else {
+          ResumeConsole(hold);
+        }
       });
-  return true;
 }
 
 void Session::ResumeConsole(uint64_t hold) {
@@ -446,14 +455,15 @@ void Session::WriteLine(const std::string& identity, const std::string& line) {
     }
     Emit(v1::Event::COMMAND, absl::StrCat(identity, ": ", line));
     // Only the engine's own lines are judged: while a program it runs owns
-    // the terminal, what clients type is that program's input.
-    pid_t engine;
-    {
-      MutexLock lock(&mu_);
-      engine = pid_;
-    }
-    if (ForegroundProcessGroup(console_.native_handle()) == engine) {
-      if (std::optional<std::string> refused = engine_->RefuseLine(line)) {
+    // the terminal, what clients type is that program's input. (Asked in
+    // that order, a line the engine would take costs no system call.)
+    if (std::optional<std::string> refused = engine_->RefuseLine(line)) {
+      pid_t engine;
+      {
+        MutexLock lock(&mu_);
+        engine = pid_;
+      }
+      if (ForegroundProcessGroup(console_.native_handle()) == engine) {
         pending_input_ -= cost;
         Notice(absl::StrCat("refused \"", line, "\": ", *refused));
         return;

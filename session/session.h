@@ -102,6 +102,8 @@ class Session final : public InputSink,
   // HoldConsole: whether a client holds the console (Hub::HoldOutput); if
   // so, reading resumes when it lets go or after kHoldLimit.
   bool HoldConsole();
+  // AwaitHolders: in kHoldLimit, excuse the holders that did not read.
+  void AwaitHolders(uint64_t hold);
   void ResumeConsole(uint64_t hold);
   void WatchExit();
   void OnExit(int wait_status);
