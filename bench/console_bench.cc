@@ -1,6 +1,6 @@
 // console_bench: one round of a console benchmark, dbgd next to its peers.
 //
-//   console_bench --figure=throughput --via=tcp|npipe|ssl|socat|socat_cooked|stunnel|pty|pty_cooked|loopback
+//   console_bench --figure=throughput --via=tcp|npipe|ssl|socat|socat_cooked|stunnel|stunnel_cooked|pty|pty_cooked|loopback
 //   console_bench --figure=roundtrip  --via=tcp|socat|socat_cooked|pty
 //   console_bench --figure=fanout     --clients=K [--rate=B] [--bytes=N]
 //   console_bench --figure=handshakes --via=ssl|stunnel
@@ -551,10 +551,11 @@ absl::StatusOr<double> PeerThroughput(const std::string& via, int64_t bytes) {
     if (total != bytes) return absl::DataLossError("loopback copy lost bytes");
     return MiBps(bytes, seconds);
   }
-  if (via == "socat" || via == "socat_cooked" || via == "stunnel") {
-    absl::StatusOr<uint16_t> port = round.Socat(spew, via == "socat_cooked");
+  if (via == "socat" || via == "socat_cooked" || via == "stunnel" || via == "stunnel_cooked") {
+    const bool stunnel = absl::StartsWith(via, "stunnel");
+    absl::StatusOr<uint16_t> port = round.Socat(spew, absl::EndsWith(via, "_cooked"));
     if (!port.ok()) return port.status();
-    if (via != "stunnel") {
+    if (!stunnel) {
       absl::StatusOr<int> fd = ConnectTcp(*port);
       if (!fd.ok()) return fd.status();
       absl::StatusOr<double> rate =

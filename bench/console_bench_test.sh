@@ -53,7 +53,7 @@ refused() {  # refused NAME ARGS...: exit 2 and a message naming the problem
 }
 
 small=$((4 << 20))
-for via in pty pty_cooked loopback socat socat_cooked tcp npipe stunnel ssl; do
+for via in pty pty_cooked loopback socat socat_cooked tcp npipe stunnel stunnel_cooked ssl; do
   check "throughput via $via" "throughput.$via" -- --figure=throughput --via=$via --bytes=$small
 done
 for via in pty socat socat_cooked tcp; do
