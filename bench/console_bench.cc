@@ -54,6 +54,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "asio/post.hpp"
 #include "asio/strand.hpp"
 #include "bench/bench_daemon.h"
 #include "bench/interrupt.h"
@@ -315,6 +316,19 @@ class Round {
     RemoveOnInterrupt(dir_);
   }
   ~Round() {
+    // Connections end before the loop stops (common/event_loop.h): a TLS
+    // stream keeps its connection's pending read handler, so a connection
+    // left open at the stop would keep itself alive, a leak.
+    for (const std::shared_ptr<LoadClient>& client : clients_) client->Abort();
+    const absl::Time deadline = absl::Now() + absl::Seconds(5);
+    for (const std::shared_ptr<LoadClient>& client : clients_) {
+      while (client->joined() && !client->closed() && absl::Now() < deadline) {
+        absl::SleepFor(absl::Milliseconds(1));
+      }
+    }
+    auto settled = std::make_shared<absl::Notification>();
+    asio::post(loop_.context(), [settled] { settled->Notify(); });
+    settled->WaitForNotificationWithDeadline(deadline);
     clients_.clear();
     loop_.Stop();
     peers_.clear();
@@ -743,6 +757,18 @@ int FanOut() {
   limit.rlim_cur = limit.rlim_max;
   setrlimit(RLIMIT_NOFILE, &limit);
 
+  // What the clients' callbacks use outlives the round, which ends them.
+  struct Reader {
+    SpewEnd end;
+    std::atomic<int64_t> received{0};
+    std::atomic<double> done_at{-1};
+    // The round owns the client, and ends it before the loop stops.
+    std::weak_ptr<LoadClient> client;
+  };
+  std::vector<std::unique_ptr<Reader>> readers;
+  std::atomic<int> finished{0};
+  Clock::time_point go;
+  absl::Notification all_done;
   Round round;
   absl::Status status = round.StartDaemon();
   absl::StatusOr<std::string> remote =
@@ -756,16 +782,6 @@ int FanOut() {
   absl::SleepFor(absl::Milliseconds(300));
   const long rss_before = round.daemon().RssKib();
 
-  struct Reader {
-    SpewEnd end;
-    std::atomic<int64_t> received{0};
-    std::atomic<double> done_at{-1};
-    std::shared_ptr<LoadClient> client;
-  };
-  std::vector<std::unique_ptr<Reader>> readers;
-  std::atomic<int> finished{0};
-  Clock::time_point go;
-  absl::Notification all_done;
   // Joins go one at a time (dbgd caps handshakes per source, and this is
   // how the issue measured them): what joining costs as clients accumulate.
   const Clock::time_point join_start = Clock::now();
@@ -808,7 +824,7 @@ int FanOut() {
     }
   });
   go = Clock::now();
-  readers[0]->client->SendLine("go");
+  if (std::shared_ptr<LoadClient> first = readers[0]->client.lock()) first->SendLine("go");
   const double scheduled = rate > 0 ? static_cast<double>(bytes) / rate : 0;
   const bool ended = all_done.WaitForNotificationWithTimeout(absl::Seconds(scheduled + 120));
   sampling = false;
@@ -817,7 +833,8 @@ int FanOut() {
   int dropped = 0, incomplete = 0;
   double first = 1e9, last = 0;
   for (const auto& reader : readers) {
-    dropped += reader->client->dropped();
+    std::shared_ptr<LoadClient> client = reader->client.lock();
+    dropped += client != nullptr && client->dropped();
     const double at = reader->done_at;
     if (at < 0) {
       ++incomplete;
