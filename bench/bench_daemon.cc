@@ -15,6 +15,7 @@
 #include "bench/interrupt.h"
 #include "client/control_channel.h"
 #include "grpcpp/client_context.h"
+#include "testing/proc_stats.h"
 
 namespace dbgd::bench {
 namespace {
@@ -27,17 +28,6 @@ absl::Status Failed(const std::string& what, const grpc::Status& status) {
 }
 
 }  // namespace
-
-long ResidentKib(pid_t pid) {
-  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
-  for (std::string line; std::getline(status, line);) {
-    if (!absl::StartsWith(line, "VmRSS:")) continue;
-    std::vector<std::string> parts = absl::StrSplit(line, ' ', absl::SkipEmpty());
-    long kib = 0;
-    if (parts.size() >= 2 && absl::SimpleAtoi(parts[1], &kib)) return kib;
-  }
-  return 0;
-}
 
 absl::StatusOr<std::unique_ptr<BenchDaemon>> BenchDaemon::Start(BenchDaemonOptions options) {
   std::unique_ptr<BenchDaemon> daemon(new BenchDaemon());
@@ -86,7 +76,7 @@ BenchDaemon::~BenchDaemon() {
   if (!dir_.empty()) std::filesystem::remove_all(dir_, ignored);
 }
 
-long BenchDaemon::RssKib() const { return ResidentKib(pid()); }
+long BenchDaemon::RssKib() const { return testing::ResidentKib(pid()); }
 
 absl::StatusOr<std::string> BenchDaemon::CreateSession(
     const std::string& engine, const std::string& program,

@@ -66,9 +66,6 @@ class BenchDaemon {
   std::unique_ptr<v1::Control::Stub> control_;
 };
 
-// RssKib of any process.
-long ResidentKib(pid_t pid);
-
 }  // namespace dbgd::bench
 
 #endif  // DBGD_BENCH_BENCH_DAEMON_H_

@@ -42,6 +42,7 @@
 #include "testing/ports.h"
 #include "testing/socket_dir.h"
 #include "testing/subprocess.h"
+#include "testing/proc_stats.h"
 
 namespace dbgd {
 namespace {
@@ -124,21 +125,6 @@ bool Alive(pid_t pid) {
   char state = 0;
   pid_t parent = 0;
   return Stat(pid, state, parent) && state != 'Z';
-}
-
-// RssKib is `pid`'s resident set size.
-int64_t RssKib(pid_t pid) {
-  std::ifstream file(absl::StrCat("/proc/", pid, "/status"));
-  std::string line;
-  while (std::getline(file, line)) {
-    if (absl::StartsWith(line, "VmRSS:")) {
-      std::vector<std::string> parts =
-          absl::StrSplit(line, ' ', absl::SkipWhitespace());
-      int64_t kib = 0;
-      if (parts.size() >= 2 && absl::SimpleAtoi(parts[1], &kib)) return kib;
-    }
-  }
-  return -1;
 }
 
 // A dbgd on a private control socket, with gRPC stubs for it.
@@ -521,9 +507,9 @@ TEST(FaultTest, CreatingAndDeletingOnOnePortNeverFailsAndMemoryStaysBounded) {
   // Warm up (allocator arenas, gRPC's buffers), then measure.
   churn(3000);
   const Baseline baseline = Take(daemon.pid());
-  const int64_t before = RssKib(daemon.pid());
+  const int64_t before = testing::ResidentKib(daemon.pid());
   churn(10000);
-  const int64_t after = RssKib(daemon.pid());
+  const int64_t after = testing::ResidentKib(daemon.pid());
   EXPECT_EQ(failed, 0);
   std::cout << "RSS over 10000 pairs: " << before << " KiB -> " << after << " KiB\n";
   // What each pair leaves behind, if anything, is well under 10 bytes.

@@ -33,6 +33,7 @@
 #include "protocol/frame_codec.h"
 #include "testing/ports.h"
 #include "tests/server_fixture.h"
+#include "testing/proc_stats.h"
 
 namespace dbgd {
 namespace {
@@ -57,32 +58,6 @@ double CpuSeconds(pid_t pid) {
     return -1;
   }
   return (utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
-}
-
-// OpenFds: how many descriptors `pid` has open.
-int OpenFds(pid_t pid) {
-  Completed listed = RunToCompletion({"/bin/ls", absl::StrCat("/proc/", pid, "/fd")});
-  int count = 0;
-  for (absl::string_view line : absl::StrSplit(listed.output, '\n', absl::SkipEmpty())) {
-    (void)line;
-    ++count;
-  }
-  return count;
-}
-
-// RssKiB: `pid`'s resident memory.
-int64_t RssKiB(pid_t pid) {
-  std::ifstream file(absl::StrCat("/proc/", pid, "/status"));
-  std::string line;
-  while (std::getline(file, line)) {
-    if (absl::StartsWith(line, "VmRSS:")) {
-      int64_t kib = 0;
-      std::vector<std::string> parts =
-          absl::StrSplit(line.substr(6), ' ', absl::SkipEmpty());
-      if (!parts.empty() && absl::SimpleAtoi(parts[0], &kib)) return kib;
-    }
-  }
-  return -1;
 }
 
 // WaitUntil polls `condition` every 50 ms for up to `timeout`.
@@ -322,14 +297,14 @@ TEST_F(IngressTest, DescriptorExhaustionLeavesTheControlPlaneUp) {
   const uint16_t port = CreateServer(absl::StrCat("tcp:port=", testing::FreePortRun(1)));
   ASSERT_TRUE(Healthy());
   const pid_t pid = daemon_->pid();
-  const int baseline = OpenFds(pid);
+  const int baseline = testing::DescriptorCount(pid);
 
   Hold(port, kIdle);
   // dbgd takes what it may and closes the rest at once.
-  ASSERT_TRUE(WaitUntil([&] { return OpenFds(pid) >= kLimit - 64 - 1; },
+  ASSERT_TRUE(WaitUntil([&] { return testing::DescriptorCount(pid) >= kLimit - 64 - 1; },
                         absl::Seconds(5)))
-      << OpenFds(pid);
-  EXPECT_LE(OpenFds(pid), kLimit - 64);
+      << testing::DescriptorCount(pid);
+  EXPECT_LE(testing::DescriptorCount(pid), kLimit - 64);
   const double before = CpuSeconds(pid);
   absl::SleepFor(absl::Seconds(2));
   const double spent = CpuSeconds(pid) - before;
@@ -339,12 +314,12 @@ TEST_F(IngressTest, DescriptorExhaustionLeavesTheControlPlaneUp) {
   EXPECT_THAT(daemon_->output(), HasSubstr("file descriptors left"));
 
   Release();
-  EXPECT_TRUE(WaitUntil([&] { return OpenFds(pid) <= baseline; }, absl::Seconds(15)))
-      << OpenFds(pid) << " open, " << baseline << " before";
+  EXPECT_TRUE(WaitUntil([&] { return testing::DescriptorCount(pid) <= baseline; }, absl::Seconds(15)))
+      << testing::DescriptorCount(pid) << " open, " << baseline << " before";
   EXPECT_TRUE(NormalClientGetsServerHello(port));
   EXPECT_TRUE(Healthy()) << "health after the flood";
-  EXPECT_TRUE(WaitUntil([&] { return OpenFds(pid) == baseline; }, absl::Seconds(10)))
-      << OpenFds(pid) << " open, " << baseline << " before";
+  EXPECT_TRUE(WaitUntil([&] { return testing::DescriptorCount(pid) == baseline; }, absl::Seconds(10)))
+      << testing::DescriptorCount(pid) << " open, " << baseline << " before";
 }
 
 // Without a reserve dbgd does run out: its accept loop backs off instead of
@@ -357,11 +332,11 @@ TEST_F(IngressTest, OutOfDescriptorsTheAcceptLoopBacksOff) {
   const uint16_t port = CreateServer(absl::StrCat("tcp:port=", testing::FreePortRun(1)));
   ASSERT_TRUE(Healthy());
   const pid_t pid = daemon_->pid();
-  const int baseline = OpenFds(pid);
+  const int baseline = testing::DescriptorCount(pid);
 
   Hold(port, kIdle);
-  ASSERT_TRUE(WaitUntil([&] { return OpenFds(pid) >= kLimit - 1; }, absl::Seconds(5)))
-      << OpenFds(pid);
+  ASSERT_TRUE(WaitUntil([&] { return testing::DescriptorCount(pid) >= kLimit - 1; }, absl::Seconds(5)))
+      << testing::DescriptorCount(pid);
   ASSERT_TRUE(daemon_->WaitForOutput("trying again in 10ms", absl::Seconds(5)))
       << daemon_->output();
   const double before = CpuSeconds(pid);
@@ -370,13 +345,13 @@ TEST_F(IngressTest, OutOfDescriptorsTheAcceptLoopBacksOff) {
   EXPECT_LT(spent, 0.5) << "dbgd spins while out of descriptors";
 
   Release();
-  EXPECT_TRUE(WaitUntil([&] { return OpenFds(pid) <= baseline; }, absl::Seconds(15)))
-      << OpenFds(pid) << " open, " << baseline << " before";
+  EXPECT_TRUE(WaitUntil([&] { return testing::DescriptorCount(pid) <= baseline; }, absl::Seconds(15)))
+      << testing::DescriptorCount(pid) << " open, " << baseline << " before";
   EXPECT_TRUE(NormalClientGetsServerHello(port));
   EXPECT_TRUE(daemon_->WaitForOutput("accepting again, after", absl::Seconds(5)));
   EXPECT_TRUE(Healthy()) << "health after the flood";
-  EXPECT_TRUE(WaitUntil([&] { return OpenFds(pid) == baseline; }, absl::Seconds(10)))
-      << OpenFds(pid) << " open, " << baseline << " before";
+  EXPECT_TRUE(WaitUntil([&] { return testing::DescriptorCount(pid) == baseline; }, absl::Seconds(10)))
+      << testing::DescriptorCount(pid) << " open, " << baseline << " before";
 }
 
 // Connections in their handshake are capped per source (every IPv4 loopback
@@ -460,10 +435,10 @@ TEST_F(IngressTest, TenThousandFailedPasswordsFromOneSource) {
       ++other;
       ASSERT_NE(outcome, "") << "a wrong password got in";
     }
-    if (i == 999) rss_warm = RssKiB(pid);
+    if (i == 999) rss_warm = testing::ResidentKib(pid);
   }
   const absl::Duration took = absl::Now() - start;
-  const int64_t rss_end = RssKiB(pid);
+  const int64_t rss_end = testing::ResidentKib(pid);
   EXPECT_EQ(wrong, 5);
   EXPECT_EQ(locked + other, kAttempts - 5);
   EXPECT_LE(other, kAttempts / 100) << "connections that saw no AuthResult";

@@ -38,6 +38,7 @@
 #include "protocol/frame_codec.h"
 #include "testing/ports.h"
 #include "tests/server_fixture.h"
+#include "testing/proc_stats.h"
 
 namespace dbgd {
 namespace {
@@ -200,17 +201,9 @@ size_t Count(const std::string& text, const std::string& needle) {
 
 // RssBytes is a process's resident set size, from /proc.
 size_t RssBytes(pid_t pid) {
-  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
-  std::string line;
-  while (std::getline(status, line)) {
-    if (absl::StartsWith(line, "VmRSS:")) {
-      std::vector<std::string> parts = absl::StrSplit(line, ' ', absl::SkipEmpty());
-      size_t kib = 0;
-      if (parts.size() >= 2 && absl::SimpleAtoi(parts[1], &kib)) return kib * 1024;
-    }
-  }
-  ADD_FAILURE() << "no VmRSS for " << pid;
-  return 0;
+  const int64_t kib = testing::ResidentKib(pid);
+  if (kib < 0) ADD_FAILURE() << "no VmRSS for " << pid;
+  return kib < 0 ? 0 : static_cast<size_t>(kib) * 1024;
 }
 
 class InputTest : public ServerTest {

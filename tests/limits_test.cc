@@ -24,6 +24,7 @@
 #include "gtest/gtest.h"
 #include "testing/ports.h"
 #include "tests/server_fixture.h"
+#include "testing/proc_stats.h"
 
 namespace dbgd {
 namespace {
@@ -32,30 +33,6 @@ using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
-
-// ChildrenOf lists the processes whose parent is `parent`.
-std::vector<pid_t> ChildrenOf(pid_t parent) {
-  std::vector<pid_t> children;
-  DIR* proc = ::opendir("/proc");
-  if (proc == nullptr) return children;
-  while (dirent* entry = ::readdir(proc)) {
-    pid_t pid = 0;
-    if (!absl::SimpleAtoi(entry->d_name, &pid)) continue;
-    std::ifstream stat(absl::StrCat("/proc/", pid, "/stat"));
-    std::string text((std::istreambuf_iterator<char>(stat)),
-                     std::istreambuf_iterator<char>());
-    // pid (comm) state ppid …: comm may hold spaces, so read after ')'.
-    const size_t close = text.rfind(')');
-    if (close == std::string::npos) continue;
-    std::istringstream rest(text.substr(close + 1));
-    std::string state;
-    pid_t ppid = 0;
-    rest >> state >> ppid;
-    if (ppid == parent) children.push_back(pid);
-  }
-  ::closedir(proc);
-  return children;
-}
 
 std::string WithNul(const std::string& before, const std::string& after) {
   return before + std::string(1, '\0') + after;
@@ -229,7 +206,7 @@ TEST_F(LimitsTest, RefusedRequestsNameTheFieldAndLeaveNothingBehind) {
     EXPECT_THAT(status.error_message(), Not(HasSubstr("\x1b"))) << bad.what;
   }
   EXPECT_THAT(Sessions(), IsEmpty());
-  EXPECT_THAT(ChildrenOf(daemon_->pid()), IsEmpty());
+  EXPECT_THAT(testing::ChildrenOf(daemon_->pid()), IsEmpty());
 }
 
 TEST_F(LimitsTest, DbgctlShowsTheRefusal) {

@@ -39,6 +39,7 @@
 #include "protocol/frame_codec.h"
 #include "testing/ports.h"
 #include "tests/server_fixture.h"
+#include "testing/proc_stats.h"
 
 namespace dbgd {
 namespace {
@@ -308,36 +309,6 @@ class Steady {
   std::thread thread_;
 };
 
-// ChildrenOf lists the processes whose parent is `parent`.
-std::vector<pid_t> ChildrenOf(pid_t parent) {
-  std::vector<pid_t> children;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
-    pid_t pid = 0;
-    if (!absl::SimpleAtoi(entry.path().filename().string(), &pid)) continue;
-    std::ifstream stat(absl::StrCat("/proc/", pid, "/stat"));
-    std::string text((std::istreambuf_iterator<char>(stat)),
-                     std::istreambuf_iterator<char>());
-    const size_t close = text.rfind(')');
-    if (close == std::string::npos) continue;
-    std::istringstream rest(text.substr(close + 1));
-    std::string state;
-    pid_t ppid = 0;
-    rest >> state >> ppid;
-    if (ppid == parent) children.push_back(pid);
-  }
-  return children;
-}
-
-size_t DescriptorsOf(pid_t pid) {
-  size_t count = 0;
-  std::error_code error;
-  for (auto it = std::filesystem::directory_iterator(absl::StrCat("/proc/", pid, "/fd"), error);
-       !error && it != std::filesystem::directory_iterator(); it.increment(error)) {
-    ++count;
-  }
-  return count;
-}
-
 // ReadToTheEnd reads what a dropped client still gets: whole frames, the
 // last a DROPPED notice, then the end; or only whole frames and a clean
 // end. Returns what is wrong, or "".
@@ -368,8 +339,8 @@ class OutputPathTest : public ServerTest {
     ASSERT_NE(port_, 0);
     // Settled: the server listens, the engine runs.
     absl::SleepFor(absl::Milliseconds(300));
-    descriptors_ = DescriptorsOf(daemon_->pid());
-    children_ = ChildrenOf(daemon_->pid());
+    descriptors_ = testing::DescriptorCount(daemon_->pid());
+    children_ = testing::ChildrenOf(daemon_->pid());
     ASSERT_FALSE(children_.empty()) << "the session's program";
   }
 
@@ -377,11 +348,11 @@ class OutputPathTest : public ServerTest {
   // they were before any client came.
   void ExpectBaseline() {
     const absl::Time deadline = absl::Now() + absl::Seconds(20);
-    while (DescriptorsOf(daemon_->pid()) != descriptors_ && absl::Now() < deadline) {
+    while (testing::DescriptorCount(daemon_->pid()) != descriptors_ && absl::Now() < deadline) {
       absl::SleepFor(absl::Milliseconds(50));
     }
-    EXPECT_EQ(DescriptorsOf(daemon_->pid()), descriptors_) << "descriptors leaked";
-    EXPECT_EQ(ChildrenOf(daemon_->pid()), children_);
+    EXPECT_EQ(testing::DescriptorCount(daemon_->pid()), descriptors_) << "descriptors leaked";
+    EXPECT_EQ(testing::ChildrenOf(daemon_->pid()), children_);
   }
 
   virtual const char* Program() const { return kFlood; }
@@ -394,7 +365,7 @@ class OutputPathTest : public ServerTest {
   }
 
   uint16_t port_ = 0;
-  size_t descriptors_ = 0;
+  int descriptors_ = 0;
   std::vector<pid_t> children_;
 };
 
@@ -476,7 +447,7 @@ TEST_F(OutputPathTest, ANonReaderIsDroppedWhileStoppedAndDisconnectedWithinTheGr
   std::unique_ptr<RawClient> gone = Join("box\\gone", 16 * 1024);
   ASSERT_NE(stopped, nullptr);
   ASSERT_NE(gone, nullptr);
-  const size_t with_clients = DescriptorsOf(daemon_->pid());
+  const int with_clients = testing::DescriptorCount(daemon_->pid());
 
   std::optional<absl::Time> stopped_at = drops.WaitFor("box\\stopped", absl::Seconds(60));
   ASSERT_TRUE(stopped_at.has_value()) << "not dropped while it read nothing";
@@ -488,11 +459,11 @@ TEST_F(OutputPathTest, ANonReaderIsDroppedWhileStoppedAndDisconnectedWithinTheGr
   ASSERT_TRUE(gone_at.has_value()) << "not dropped while it read nothing";
   // The one that never reads is let go within the grace all the same: its
   // descriptor is released (both non-readers' by now).
-  while (DescriptorsOf(daemon_->pid()) > with_clients - 2 &&
+  while (testing::DescriptorCount(daemon_->pid()) > with_clients - 2 &&
          absl::Now() - *gone_at < kGrace + kSlack) {
     absl::SleepFor(absl::Milliseconds(50));
   }
-  EXPECT_LE(DescriptorsOf(daemon_->pid()), with_clients - 2)
+  EXPECT_LE(testing::DescriptorCount(daemon_->pid()), with_clients - 2)
       << "a dropped client still holds its descriptor";
   EXPECT_LT(absl::Now() - *gone_at, kGrace + kSlack);
 
